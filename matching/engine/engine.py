@@ -1,0 +1,278 @@
+"""The matching engine for one symbol.
+
+Commands go in through `place` and `cancel`; what they did accumulates in
+`trades` and `touched` until the host calls `drain` (once per batch). The
+engine is deterministic: the same command stream gives the same trades,
+order states and sequence numbers.
+"""
+
+from __future__ import annotations
+
+from .book import RESTING, BookSide
+from .constants import (
+    BUY,
+    CANCEL_BOTH,
+    CANCEL_MAKER,
+    CANCEL_TAKER,
+    CANCELLED,
+    CANCELLED_BY_USER,
+    FILLED,
+    FOK,
+    FOK_NOT_FILLED,
+    IOC,
+    IOC_NOT_FILLED,
+    MARKET_BUDGET_EXHAUSTED,
+    MARKET_NOT_FILLED,
+    OPEN,
+    PARTIALLY_FILLED,
+    POST_ONLY_WOULD_MATCH,
+    REJECTED,
+    SELF_TRADE_PREVENTED,
+    STOP_TYPES,
+    STP_NONE,
+    UNTRIGGERED,
+)
+from .orders import Order, Trade
+from .stops import StopBook
+
+
+class MatchingEngine:
+    def __init__(self, symbol: str = "") -> None:
+        self.symbol = symbol
+        self.bids = BookSide(is_bid=True)
+        self.asks = BookSide(is_bid=False)
+        self.stops = StopBook()
+        self.resting: dict[int, Order] = {}
+        self.last_price: int | None = None
+        self.order_seq = 0  # time priority of resting orders and stops
+        self.trade_seq = 0
+        self.sequence = 0  # one per applied command; the book's version
+        self.trades: list[Trade] = []
+        self.touched: dict[int, Order] = {}
+
+    # -- commands ---------------------------------------------------------
+
+    def place(self, order: Order) -> None:
+        """Match a new order, rest what may rest, then fire any stops."""
+        self.sequence += 1
+        self.touched[order.id] = order
+        if order.type in STOP_TYPES and not order.triggered:
+            if not self._stop_fires(order):
+                order.status = UNTRIGGERED
+                self.order_seq += 1
+                order.seq = self.order_seq
+                self.stops.add(order)
+                return
+            order.triggered = True
+        self._execute(order)
+        if self.stops._by_id:
+            self._fire_stops()
+
+    def cancel(self, order_id: int, reason: str = CANCELLED_BY_USER) -> bool:
+        """Cancel a resting order or an untriggered stop.
+
+        Returns False when the engine holds no such live order (already
+        filled, cancelled or never accepted); nothing changes then.
+        """
+        self.sequence += 1
+        order = self.resting.get(order_id)
+        if order is not None:
+            self._cancel_resting(order, reason)
+            return True
+        order = self.stops.remove(order_id)
+        if order is None:
+            return False
+        order.status = CANCELLED
+        order.cancel_reason = reason
+        self.touched[order.id] = order
+        return True
+
+    def restore(self, order: Order) -> None:
+        """Put back a resting order or untriggered stop read from storage.
+
+        Call in ascending `seq`; no matching happens.
+        """
+        if order.status == UNTRIGGERED:
+            self.stops.add(order)
+        elif order.status in RESTING:
+            (self.bids if order.side == BUY else self.asks).add(order)
+            self.resting[order.id] = order
+        else:
+            raise ValueError(f"order {order.id} with status {order.status} cannot rest")
+        if order.seq > self.order_seq:
+            self.order_seq = order.seq
+
+    def drain(self) -> tuple[list[Trade], list[Order]]:
+        """Hand over the trades and changed orders since the last drain."""
+        trades, touched = self.trades, list(self.touched.values())
+        self.trades = []
+        self.touched = {}
+        return trades, touched
+
+    # -- queries ----------------------------------------------------------
+
+    def best_bid(self) -> int | None:
+        return self.bids.best_price()
+
+    def best_ask(self) -> int | None:
+        return self.asks.best_price()
+
+    def depth(self, limit: int = 50) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        return self.bids.depth(limit), self.asks.depth(limit)
+
+    def get(self, order_id: int) -> Order | None:
+        return self.resting.get(order_id) or self.stops.get(order_id)
+
+    # -- internals --------------------------------------------------------
+
+    def _stop_fires(self, order: Order) -> bool:
+        last = self.last_price
+        if last is None:
+            return False
+        return last >= order.stop_price if order.side == BUY else last <= order.stop_price
+
+    def _execute(self, order: Order) -> None:
+        opposite = self.asks if order.side == BUY else self.bids
+        if order.post_only and order.price is not None:
+            best = opposite.best()
+            if best is not None and (
+                best.price <= order.price if order.side == BUY else best.price >= order.price
+            ):
+                order.status = REJECTED
+                order.reject_reason = POST_ONLY_WOULD_MATCH
+                return
+        if order.time_in_force == FOK and not self._can_fill(order, opposite):
+            order.status = CANCELLED
+            order.cancel_reason = FOK_NOT_FILLED
+            return
+        self._match(order, opposite)
+        self._settle_taker(order)
+
+    def _settle_taker(self, order: Order) -> None:
+        """Give the taker its state after matching: filled, cancelled or resting."""
+        if order.filled == order.quantity:
+            order.status = FILLED
+        elif order.cancel_reason:
+            order.status = CANCELLED
+        elif order.price is None:
+            order.status = CANCELLED
+            order.cancel_reason = MARKET_NOT_FILLED
+        elif order.time_in_force == IOC or order.time_in_force == FOK:
+            order.status = CANCELLED
+            order.cancel_reason = IOC_NOT_FILLED if order.time_in_force == IOC else FOK_NOT_FILLED
+        else:
+            order.status = PARTIALLY_FILLED if order.filled else OPEN
+            self.order_seq += 1
+            order.seq = self.order_seq
+            (self.bids if order.side == BUY else self.asks).add(order)
+            self.resting[order.id] = order
+
+    def _match(self, taker: Order, book: BookSide) -> None:
+        is_buy = taker.side == BUY
+        limit = taker.price
+        budget = taker.quote_budget if is_buy else None
+        stp = taker.stp
+        user_id = taker.user_id
+        trades = self.trades
+        touched = self.touched
+        resting = self.resting
+        levels = book.levels
+        want = taker.quantity - taker.filled
+        last_price = None
+        while want > 0:
+            level = book.best()
+            if level is None:
+                break
+            price = level.price
+            if limit is not None and (price > limit if is_buy else price < limit):
+                break
+            queue = level.orders
+            maker = queue[0]
+            if maker.status not in RESTING:  # cancelled while queued
+                queue.popleft()
+                continue
+            if maker.user_id == user_id and stp != STP_NONE:
+                if stp == CANCEL_TAKER:
+                    taker.cancel_reason = SELF_TRADE_PREVENTED
+                    break
+                self._cancel_resting(maker, SELF_TRADE_PREVENTED)
+                if stp == CANCEL_BOTH:
+                    taker.cancel_reason = SELF_TRADE_PREVENTED
+                    break
+                continue
+            qty = maker.quantity - maker.filled
+            if qty > want:
+                qty = want
+            if budget is not None:
+                affordable = (budget - taker.spent) // price
+                if affordable < qty:
+                    if affordable <= 0:
+                        taker.cancel_reason = MARKET_BUDGET_EXHAUSTED
+                        break
+                    qty = affordable
+            notional = qty * price
+            maker.filled += qty
+            maker.spent += notional
+            taker.filled += qty
+            taker.spent += notional
+            want -= qty
+            level.quantity -= qty
+            self.trade_seq += 1
+            trades.append(Trade(self.trade_seq, price, qty, maker, taker))
+            touched[maker.id] = maker
+            last_price = price
+            if maker.filled == maker.quantity:
+                maker.status = FILLED
+                queue.popleft()
+                del resting[maker.id]
+                level.count -= 1
+                if level.count == 0:
+                    del levels[price]
+            else:
+                maker.status = PARTIALLY_FILLED
+        if last_price is not None:
+            self.last_price = last_price
+
+    def _can_fill(self, taker: Order, book: BookSide) -> bool:
+        """Whether matching now would fill the whole order (FOK pre-check)."""
+        is_buy = taker.side == BUY
+        limit = taker.price
+        want = taker.quantity - taker.filled
+        budget_left = taker.quote_budget - taker.spent if is_buy and taker.quote_budget is not None else None
+        prices = book.prices_in_priority()
+        for price in prices:
+            if limit is not None and (price > limit if is_buy else price < limit):
+                return False
+            for maker in book.levels[price].live_orders():
+                if maker.user_id == taker.user_id and taker.stp != STP_NONE:
+                    if taker.stp == CANCEL_MAKER:
+                        continue
+                    return False
+                qty = min(want, maker.quantity - maker.filled)
+                if budget_left is not None:
+                    qty = min(qty, budget_left // price)
+                    if qty <= 0:
+                        return False
+                    budget_left -= qty * price
+                want -= qty
+                if want == 0:
+                    return True
+        return False
+
+    def _cancel_resting(self, order: Order, reason: str) -> None:
+        order.status = CANCELLED
+        order.cancel_reason = reason
+        del self.resting[order.id]
+        (self.bids if order.side == BUY else self.asks).remove(order)
+        self.touched[order.id] = order
+
+    def _fire_stops(self) -> None:
+        """Run every stop the last price fires, including cascades."""
+        while self.last_price is not None:
+            fired = self.stops.pop_triggered(self.last_price)
+            if not fired:
+                return
+            for order in fired:
+                order.triggered = True
+                self.touched[order.id] = order
+                self._execute(order)
