@@ -1,0 +1,1 @@
+"""Public market data: symbols, order book, trades, ticker, candles, WebSockets."""

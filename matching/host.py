@@ -1,0 +1,164 @@
+"""The shell around the pure engine: rebuild books from PostgreSQL, apply
+journalled commands in batches, write each batch's results atomically."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from matching.engine import MatchingEngine
+from matching.engine import constants as c
+from orders.models import Order, Trade
+from riskadmin.models import Symbol
+
+from . import persist
+from .convert import to_engine_order
+from .models import EngineCommand, MatcherState
+from .services import announce_processed
+
+log = logging.getLogger(__name__)
+
+
+class CommandConflict(RuntimeError):
+    """Commands of this batch were already consumed: another matcher owns the symbol."""
+
+
+@dataclass
+class Book:
+    symbol: Symbol
+    engine: MatchingEngine
+
+
+@dataclass
+class BatchResult:
+    command_ids: list[int]
+    trade_ids: list[int]
+    symbol_ids: set[int]
+
+    def __len__(self) -> int:
+        return len(self.command_ids)
+
+
+def build_book(symbol: Symbol) -> Book:
+    """Rebuild a symbol's engine, untriggered stops included, from the database."""
+    scale = symbol.scale
+    engine = MatchingEngine(symbol.name)
+    resting = Order.objects.filter(symbol=symbol, status__in=Order.RESTING_STATUSES).order_by("sequence", "id")
+    for order in resting.iterator(chunk_size=2000):
+        engine.restore(to_engine_order(order, scale))
+    state, _ = MatcherState.objects.get_or_create(symbol=symbol)
+    last_trade = Trade.objects.filter(symbol=symbol).aggregate(seq=Max("sequence"))["seq"] or 0
+    engine.trade_seq = max(state.trade_sequence, last_trade)
+    engine.order_seq = max(engine.order_seq, state.order_sequence)
+    engine.sequence = state.book_sequence
+    if symbol.last_price is not None:
+        engine.last_price = scale.to_ticks(symbol.last_price)
+    return Book(symbol=symbol, engine=engine)
+
+
+class Matcher:
+    """Owns the books of a set of symbols inside one process."""
+
+    def __init__(self, symbol_ids: list[int], *, batch_size: int = 500, owner: str = "") -> None:
+        self.symbol_ids = list(symbol_ids)
+        self.batch_size = batch_size
+        self.owner = owner
+        self.books: dict[int, Book] = {}
+        self.stale = True  # memory may differ from the database: rebuild first
+
+    def load(self) -> None:
+        self.books = {s.id: build_book(s) for s in Symbol.objects.filter(id__in=self.symbol_ids)}
+        self.stale = False
+        log.info("books rebuilt: %s", {b.symbol.name: len(b.engine.resting) + len(b.engine.stops) for b in self.books.values()})
+
+    def process_batch(self) -> BatchResult:
+        """Apply the oldest unprocessed commands and commit their results.
+
+        Returns what was committed (empty when there was nothing to do). On
+        any error the transaction rolls back and the books are rebuilt from
+        the database, so memory never runs ahead of what is stored.
+        """
+        if self.stale:
+            self.load()
+        try:
+            with transaction.atomic():
+                result = self._apply_batch()
+        except Exception:
+            log.exception("batch failed; the books will be rebuilt from the database")
+            self.stale = True
+            raise
+        if result.command_ids:
+            self._after_commit(result)
+        return result
+
+    def _apply_batch(self) -> BatchResult:
+        commands = list(
+            EngineCommand.objects.filter(processed_at__isnull=True, symbol_id__in=self.books)
+            .select_related("order")
+            .order_by("id")[: self.batch_size]
+        )
+        if not commands:
+            return BatchResult([], [], set())
+        for command in commands:
+            self._apply(command)
+        trade_ids: list[int] = []
+        touched_symbols = {command.symbol_id for command in commands}
+        for symbol_id in touched_symbols:
+            trade_ids += self._write_book(self.books[symbol_id])
+        command_ids = [command.id for command in commands]
+        consumed = EngineCommand.objects.filter(id__in=command_ids, processed_at__isnull=True).update(
+            processed_at=timezone.now()
+        )
+        if consumed != len(command_ids):
+            raise CommandConflict(f"{len(command_ids) - consumed} commands were already processed elsewhere")
+        return BatchResult(command_ids, trade_ids, touched_symbols)
+
+    def _apply(self, command: EngineCommand) -> None:
+        book = self.books[command.symbol_id]
+        if command.kind == EngineCommand.Kind.PLACE:
+            if command.order.status != c.PENDING:
+                log.warning("order %s is %s, not PENDING; place skipped", command.order_id, command.order.status)
+                return
+            book.engine.place(to_engine_order(command.order, book.symbol.scale))
+        elif not book.engine.cancel(command.order_id, command.reason or c.CANCELLED_BY_USER):
+            log.info("cancel of order %s found nothing live (already final)", command.order_id)
+
+    def _write_book(self, book: Book) -> list[int]:
+        engine, symbol = book.engine, book.symbol
+        trades, orders = engine.drain()
+        persist.write_orders(symbol, orders)
+        trade_ids = persist.write_trades(symbol, trades)
+        if trades and engine.last_price is not None:
+            symbol.last_price = symbol.scale.price(engine.last_price)
+            Symbol.objects.filter(id=symbol.id).update(last_price=symbol.last_price)
+        MatcherState.objects.filter(symbol=symbol).update(
+            book_sequence=engine.sequence,
+            trade_sequence=engine.trade_seq,
+            order_sequence=engine.order_seq,
+            heartbeat_at=timezone.now(),
+            owner=self.owner,
+        )
+        return trade_ids
+
+    def _after_commit(self, result: BatchResult) -> None:
+        announce_processed(result.command_ids)
+        enqueue_settlement(result.trade_ids)
+
+    def heartbeat(self) -> None:
+        MatcherState.objects.filter(symbol_id__in=self.books).update(heartbeat_at=timezone.now(), owner=self.owner)
+
+
+def enqueue_settlement(trade_ids: list[int]) -> None:
+    """Hand committed trades to Celery; a broker outage only delays them."""
+    from settlement.tasks import settle_trade
+
+    for trade_id in trade_ids:
+        try:
+            settle_trade.delay(trade_id)
+        except Exception as exc:  # the broker is down: the sweeper re-queues later
+            log.warning("could not enqueue settlement of trade %s: %s", trade_id, exc)
+            return

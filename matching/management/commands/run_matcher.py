@@ -1,0 +1,115 @@
+"""The long-running matcher process.
+
+One process owns each symbol: a PostgreSQL advisory lock per symbol, held on
+a dedicated connection for the life of the process, makes a second matcher
+wait as a standby until the owner dies. SIGTERM/SIGINT finish the current
+batch and exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+
+import psycopg
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections, connection
+
+from matching.host import Matcher
+from matching.services import NOTIFY_CHANNEL
+from riskadmin.models import Symbol
+
+log = logging.getLogger("matching.matcher")
+
+ADVISORY_NAMESPACE = 7_340_001  # first key of the two-int advisory lock
+HEARTBEAT_SECONDS = 1.0
+
+
+class Command(BaseCommand):
+    help = "Run the matching engine for some or all symbols."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--symbols", default="", help='Comma-separated, e.g. "BTC/USDT,ETH/USDT" (default: all).')
+        parser.add_argument("--batch-size", type=int, default=settings.MATCHER_BATCH_SIZE)
+        parser.add_argument("--until-idle", action="store_true", help="Exit once no command is waiting.")
+
+    def handle(self, *args, symbols: str, batch_size: int, until_idle: bool, **options) -> None:
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        symbol_ids = self._symbol_ids(symbols)
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        listener = self._connect_listener()
+        self._acquire_ownership(listener, symbol_ids)
+        if self.stopping:
+            return
+        matcher = Matcher(symbol_ids, batch_size=batch_size, owner=owner)
+        matcher.load()
+        self.stdout.write(f"matcher {owner} owns {len(symbol_ids)} symbol(s)")
+        self._loop(matcher, listener, until_idle)
+        listener.close()
+
+    def _stop(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _symbol_ids(self, symbols: str) -> list[int]:
+        queryset = Symbol.objects.all()
+        if symbols:
+            names = [s.strip().upper().replace("-", "/") for s in symbols.split(",") if s.strip()]
+            queryset = queryset.filter(name__in=names)
+        ids = sorted(queryset.values_list("id", flat=True))
+        if not ids:
+            raise CommandError("no symbols to match; run `manage.py seed_demo` or add symbols first")
+        return ids
+
+    def _connect_listener(self) -> psycopg.Connection:
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        listener = psycopg.connect(autocommit=True, **params)
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return listener
+
+    def _acquire_ownership(self, listener: psycopg.Connection, symbol_ids: list[int]) -> None:
+        """Take every symbol's advisory lock, waiting as a standby if needed."""
+        waiting_logged = False
+        for symbol_id in symbol_ids:
+            while not self.stopping:
+                row = listener.execute("SELECT pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, symbol_id)).fetchone()
+                if row[0]:
+                    break
+                if not waiting_logged:
+                    log.info("symbol %s is owned by another matcher; standing by", symbol_id)
+                    waiting_logged = True
+                time.sleep(0.5)
+
+    def _loop(self, matcher: Matcher, listener: psycopg.Connection, until_idle: bool) -> None:
+        last_heartbeat = 0.0
+        while not self.stopping:
+            try:
+                result = matcher.process_batch()
+                if time.monotonic() - last_heartbeat >= HEARTBEAT_SECONDS:
+                    matcher.heartbeat()
+                    last_heartbeat = time.monotonic()
+            except DatabaseError as exc:
+                log.warning("database error, retrying: %s", exc)
+                close_old_connections()
+                time.sleep(0.5)
+                continue
+            if len(result):
+                continue  # more may be waiting: drain before sleeping
+            if until_idle:
+                return
+            self._wait_for_ring(listener)
+
+    def _wait_for_ring(self, listener: psycopg.Connection) -> None:
+        """Sleep until a command is journalled, or the idle poll interval passes.
+
+        The poll is a safety net; the ring is what keeps latency low.
+        """
+        for _ in listener.notifies(timeout=settings.MATCHER_IDLE_POLL_SECONDS, stop_after=1):
+            pass

@@ -1,0 +1,42 @@
+"""The matcher's durable input (the command journal) and its per-symbol state."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class EngineCommand(models.Model):
+    """One instruction for the matcher, written in the same transaction as
+    the order change it carries. The matcher marks it processed in the same
+    transaction as the results, so it is applied exactly once."""
+
+    class Kind(models.TextChoices):
+        PLACE = "PLACE"
+        CANCEL = "CANCEL"
+
+    symbol = models.ForeignKey("riskadmin.Symbol", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="commands")
+    reason = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["symbol", "id"], condition=Q(processed_at__isnull=True), name="command_unprocessed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} order {self.order_id}"
+
+
+class MatcherState(models.Model):
+    """What a symbol's matcher has done so far, updated with every batch."""
+
+    symbol = models.OneToOneField("riskadmin.Symbol", on_delete=models.CASCADE, primary_key=True, related_name="matcher_state")
+    book_sequence = models.BigIntegerField(default=0)
+    trade_sequence = models.BigIntegerField(default=0)
+    order_sequence = models.BigIntegerField(default=0)
+    last_command_id = models.BigIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=128, blank=True, default="")

@@ -1,0 +1,78 @@
+"""Writing commands for the matcher and waiting for it to apply them."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from django.db import connection
+
+from tradeengine.redis import get_redis
+
+from .models import EngineCommand
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL delivers NOTIFY only when the writing transaction commits, so
+# the matcher can never be rung for a command it cannot yet see.
+NOTIFY_CHANNEL = "engine_commands"
+DONE_KEY = "matcher:done:{}"
+DONE_KEY_TTL_SECONDS = 120
+
+
+def submit_command(*, order, kind: str, reason: str = "") -> EngineCommand:
+    """Journal a command for the order's symbol and ring the matcher on commit.
+
+    Must run inside the transaction that writes the order change.
+    """
+    command = EngineCommand.objects.create(symbol_id=order.symbol_id, kind=kind, order=order, reason=reason)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(order.symbol_id)])
+    return command
+
+
+def announce_processed(command_ids: list[int]) -> None:
+    """Tell waiting API requests their commands are applied (after commit)."""
+    if not command_ids:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for command_id in command_ids:
+            key = DONE_KEY.format(command_id)
+            pipe.rpush(key, 1)
+            pipe.expire(key, DONE_KEY_TTL_SECONDS)
+        pipe.execute()
+    except redis.RedisError as exc:
+        # Waiters fall back to reading the database; nothing is lost.
+        log.warning("could not announce processed commands: %s", exc)
+
+
+def wait_for_command(command_id: int, timeout: float) -> bool:
+    """Block until the matcher has applied the command, at most `timeout` s.
+
+    True if it was applied in time. Uses a Redis list the matcher pushes to;
+    if Redis is unavailable it polls the command row instead.
+    """
+    if timeout <= 0:
+        return _is_processed(command_id)
+    deadline = time.monotonic() + timeout
+    try:
+        if get_redis().blpop([DONE_KEY.format(command_id)], timeout=timeout) is not None:
+            return True
+        return _is_processed(command_id)
+    except redis.RedisError:
+        pass
+    delay = 0.005
+    while True:
+        if _is_processed(command_id):
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.1)
+
+
+def _is_processed(command_id: int) -> bool:
+    return EngineCommand.objects.filter(id=command_id, processed_at__isnull=False).exists()

@@ -1,0 +1,1 @@
+"""Orders, trades and fills: the trader REST API and the write path for orders."""

@@ -1,0 +1,36 @@
+from django.contrib import admin
+
+from .models import Fill, Order, Trade
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Orders and trades change only through the matcher and services."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user", "symbol", "side", "type", "price", "quantity", "filled_quantity", "status", "created_at"]
+    list_filter = ["status", "side", "type", "symbol"]
+    search_fields = ["id", "client_order_id", "user__username"]
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "symbol", "sequence", "price", "quantity", "taker_side", "buyer", "seller", "settlement_status", "executed_at"]
+    list_filter = ["symbol", "settlement_status", "taker_side"]
+    search_fields = ["id", "buyer__username", "seller__username"]
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = ["id", "trade", "order", "user", "side", "liquidity", "price", "quantity", "fee", "fee_asset"]
+    list_filter = ["symbol", "liquidity"]

@@ -1,0 +1,1 @@
+"""Symbols and their filters, limits, halts, audit log and operator tools."""

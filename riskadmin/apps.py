@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RiskAdminConfig(AppConfig):
+    name = "riskadmin"
+    verbose_name = "Risk and administration"

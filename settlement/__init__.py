@@ -1,0 +1,1 @@
+"""Balances, fund locks and trade settlement."""

@@ -1,0 +1,13 @@
+from tradeengine.errors import DomainError
+
+
+class InsufficientBalance(DomainError):
+    code = "INSUFFICIENT_BALANCE"
+    status = 400
+    default_message = "Not enough available balance for this order."
+
+
+class InvalidAmount(DomainError):
+    code = "INVALID_AMOUNT"
+    status = 400
+    default_message = "The amount must be positive."

@@ -1,0 +1,1 @@
+"""Shared REST plumbing: JSON parsing, the error body, pagination."""

@@ -1,0 +1,69 @@
+"""One error body for every failure: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tradeengine.errors import DomainError
+
+# Field-level validation errors that have a dedicated code in the contract.
+FIELD_CODES = {
+    "quantity": "INVALID_QUANTITY",
+    "price": "INVALID_PRICE",
+    "stop_price": "INVALID_PRICE",
+    "quote_order_qty": "INVALID_QUANTITY",
+}
+
+DRF_CODES = {
+    exceptions.NotAuthenticated: "NOT_AUTHENTICATED",
+    exceptions.AuthenticationFailed: "NOT_AUTHENTICATED",
+    exceptions.PermissionDenied: "FORBIDDEN",
+    exceptions.NotFound: "NOT_FOUND",
+    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    exceptions.Throttled: "RATE_LIMITED",
+    exceptions.ParseError: "MALFORMED_REQUEST",
+}
+
+
+def error_response(code: str, message: str, http_status: int, details: dict | None = None, headers=None) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return Response(body, status=http_status, headers=headers)
+
+
+def _validation_code(detail) -> str:
+    if isinstance(detail, dict):
+        for field, code in FIELD_CODES.items():
+            if field in detail:
+                return code
+    return "VALIDATION_ERROR"
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return error_response(exc.code, exc.message, exc.status, exc.details)
+    if isinstance(exc, DatabaseError):
+        return error_response("SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly.", 503)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return error_response(_validation_code(exc.detail), "The request is invalid.", status.HTTP_400_BAD_REQUEST, details)
+    code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "ERROR")
+    message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Request failed."
+    headers = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(int(exc.wait + 0.999))
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return error_response(code, message, status.HTTP_401_UNAUTHORIZED, headers=headers)
+    details = exc.detail if isinstance(exc.detail, dict) else {}
+    return error_response(code, message, response.status_code, details, headers=headers)
