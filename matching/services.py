@@ -17,8 +17,13 @@ log = logging.getLogger(__name__)
 # PostgreSQL delivers NOTIFY only when the writing transaction commits, so
 # the matcher can never be rung for a command it cannot yet see.
 NOTIFY_CHANNEL = "engine_commands"
-DONE_KEY = "matcher:done:{}"
+DONE_KEY_TEMPLATE = "matcher:{database}:done:{command_id}"
 DONE_KEY_TTL_SECONDS = 120
+
+
+def _done_key(command_id: int) -> str:
+    # Command ids are per database, so the key names the database too.
+    return DONE_KEY_TEMPLATE.format(database=connection.settings_dict["NAME"], command_id=command_id)
 
 
 def submit_command(*, order, kind: str, reason: str = "") -> EngineCommand:
@@ -39,7 +44,7 @@ def announce_processed(command_ids: list[int]) -> None:
     try:
         pipe = get_redis().pipeline(transaction=False)
         for command_id in command_ids:
-            key = DONE_KEY.format(command_id)
+            key = _done_key(command_id)
             pipe.rpush(key, 1)
             pipe.expire(key, DONE_KEY_TTL_SECONDS)
         pipe.execute()
@@ -58,7 +63,7 @@ def wait_for_command(command_id: int, timeout: float) -> bool:
         return _is_processed(command_id)
     deadline = time.monotonic() + timeout
     try:
-        if get_redis().blpop([DONE_KEY.format(command_id)], timeout=timeout) is not None:
+        if get_redis().blpop([_done_key(command_id)], timeout=timeout) is not None:
             return True
         return _is_processed(command_id)
     except redis.RedisError:

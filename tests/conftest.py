@@ -1,0 +1,48 @@
+"""Shared fixtures: a market with funded traders on the real database."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tradeengine.celery import app as celery_app
+
+from .factories import make_symbol, make_user
+
+# In-process tests settle trades inline; end-to-end tests run real processes.
+celery_app.conf.task_always_eager = True
+celery_app.conf.task_eager_propagates = True
+
+FUNDS = {"USDT": "1000000", "BTC": "100"}
+
+
+@pytest.fixture
+def symbol(db):
+    return make_symbol("BTC/USDT")
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice", funds=FUNDS)
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob", funds=FUNDS)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob) -> APIClient:
+    return client_for(bob)
