@@ -37,7 +37,8 @@ class PlaceOrderSerializer(serializers.Serializer):
 
 
 class FillSerializer(serializers.ModelSerializer):
-    trade_id = serializers.IntegerField(source="trade.id", read_only=True)
+    trade = serializers.IntegerField(source="trade_id", read_only=True, help_text="The trade's id.")
+    trade_id = serializers.IntegerField(read_only=True)
     order_id = serializers.IntegerField(read_only=True)
     symbol = serializers.CharField(source="symbol.name", read_only=True)
     price = serializers.SerializerMethodField()
@@ -46,7 +47,7 @@ class FillSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Fill
-        fields = ["id", "trade_id", "order_id", "symbol", "side", "price", "quantity", "fee", "fee_asset", "liquidity", "executed_at"]
+        fields = ["id", "trade", "trade_id", "order_id", "symbol", "side", "price", "quantity", "fee", "fee_asset", "liquidity", "executed_at"]
 
     @extend_schema_field(serializers.CharField())
     def get_price(self, fill: Fill) -> str:
