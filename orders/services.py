@@ -19,7 +19,11 @@ from .models import Order
 from .validation import OrderRequest, validate_order
 
 LOCK_QUANTUM = Decimal("1e-18")  # the balance column's precision
-COMPARED_FIELDS = ("symbol_id", "side", "type", "quantity", "price", "stop_price", "time_in_force")
+# What makes a repeated client_order_id "the same order": every stored request parameter.
+COMPARED_FIELDS = (
+    "symbol_id", "side", "type", "quantity", "price", "stop_price", "time_in_force",
+    "post_only", "self_trade_prevention",
+)
 
 
 def find_symbol(name: str) -> Symbol:
@@ -64,6 +68,8 @@ def _existing_for_client_id(user, request: OrderRequest) -> Order | None:
         price=request.price,
         stop_price=request.stop_price,
         time_in_force=request.time_in_force,
+        post_only=request.post_only,
+        self_trade_prevention=request.self_trade_prevention,
     )
     if any(getattr(existing, f) != getattr(candidate, f) for f in COMPARED_FIELDS):
         raise errors.DuplicateClientOrderId(client_order_id=request.client_order_id, order_id=existing.id)
@@ -129,7 +135,9 @@ def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> t
     command is returned: a repeated DELETE does not queue another one.
     """
     try:
-        order = Order.objects.select_for_update().select_related("symbol").get(id=order_id, user=user)
+        # Lock the order row only: a plain FOR UPDATE would also lock the joined
+        # symbol row, which the matcher holds while a batch writes last_price.
+        order = Order.objects.select_for_update(of=("self",)).select_related("symbol").get(id=order_id, user=user)
     except Order.DoesNotExist:
         raise errors.OrderNotFound(order_id=order_id) from None
     if order.is_final:
