@@ -74,6 +74,10 @@ class Matcher:
         self.books = {s.id: build_book(s) for s in Symbol.objects.filter(id__in=self.symbol_ids)}
         self.stale = False
         log.info("books rebuilt: %s", {b.symbol.name: len(b.engine.resting) + len(b.engine.stops) for b in self.books.values()})
+        # A matcher that died between a batch's commit and handing its trades
+        # to Celery left them unsettled; settling is idempotent, so re-queue.
+        pending = Trade.objects.filter(symbol_id__in=self.books, settlement_status=Trade.Settlement.PENDING)
+        enqueue_settlement(list(pending.values_list("id", flat=True)))
 
     def process_batch(self) -> BatchResult:
         """Apply the oldest unprocessed commands and commit their results.
