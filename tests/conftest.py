@@ -17,6 +17,12 @@ celery_app.conf.task_eager_propagates = True
 FUNDS = {"USDT": "1000000", "BTC": "100"}
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The real hasher costs ~0.25 s per user created; no test needs its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def symbol(db):
     return make_symbol("BTC/USDT")
