@@ -77,8 +77,8 @@ def release_unused_funds(scale, final: dict[int, EngineOrder]) -> None:
         unused = locked - used
         if unused < 0:
             raise AssertionError(f"order {order_id} spent {used} {asset} but locked only {locked}")
-        releases.append((user_id, asset, unused))
-    balances.release_funds(releases)
+        releases.append((order_id, user_id, asset, unused))
+    balances.release_order_funds(releases)
 
 
 def write_trades(symbol: Symbol, trades: list[EngineTrade]) -> list[int]:

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from settlement.services import retry_failed_settlements
+
 from .models import Fill, Order, Trade
 
 
@@ -28,6 +30,12 @@ class TradeAdmin(ReadOnlyAdmin):
     list_display = ["id", "symbol", "sequence", "price", "quantity", "taker_side", "buyer", "seller", "settlement_status", "executed_at"]
     list_filter = ["symbol", "settlement_status", "taker_side"]
     search_fields = ["id", "buyer__username", "seller__username"]
+    actions = ["retry_settlement"]
+
+    @admin.action(description="Retry settlement of the selected FAILED trades")
+    def retry_settlement(self, request, queryset):
+        count = retry_failed_settlements(trade_ids=queryset.values_list("id", flat=True))
+        self.message_user(request, f"{count} trade(s) queued for settlement again.")
 
 
 @admin.register(Fill)

@@ -123,6 +123,7 @@ class Trade(models.Model):
         max_length=8, choices=Settlement.choices, default=Settlement.PENDING, db_index=True
     )
     settled_at = models.DateTimeField(null=True, blank=True)
+    settlement_error = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]

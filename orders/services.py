@@ -90,9 +90,7 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
     try:
         with transaction.atomic():
             if amount is None:
-                amount = balances.lock_all_available(user_id=user.id, asset=asset)
-            else:
-                balances.lock_funds(user_id=user.id, asset=asset, amount=amount)
+                amount = balances.available_for_update(user_id=user.id, asset=asset)
             order = Order.objects.create(
                 user=user,
                 symbol=request.symbol,
@@ -108,6 +106,7 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
                 locked_asset=asset,
                 locked_amount=amount,
             )
+            balances.lock_order_funds(order_id=order.id, user_id=user.id, asset=asset, amount=amount)
             command = matching.submit_command(order=order, kind=EngineCommand.Kind.PLACE)
     except IntegrityError:
         # Two requests raced with the same client_order_id: the loser's

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Balance
+from .models import Balance, LedgerEntry
 
 
 @admin.register(Balance)
@@ -11,6 +11,24 @@ class BalanceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # balances move only through settlement services
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Append-only: no add, change or delete here (the database refuses them too)."""
+
+    list_display = ["id", "created_at", "account", "asset", "bucket", "amount", "kind", "reference", "leg"]
+    list_filter = ["kind", "bucket", "asset"]
+    search_fields = ["reference", "account__username"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

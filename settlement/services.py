@@ -1,8 +1,10 @@
-"""The only write path for balances: deposits, locks, releases, settlement."""
+"""The only write path for balances: deposits, order locks and releases,
+trade settlement. Every change is a balanced ledger posting."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Iterable
 
@@ -12,79 +14,61 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import ledger
 from .errors import InsufficientBalance, InvalidAmount
-from .models import Balance
+from .ledger import AVAILABLE, EXTERNAL, LOCKED, Line, move
+from .models import Balance, LedgerEntry
 
-ZERO = Decimal("0")
-
-
-def _ensure_rows(keys: Iterable[tuple[int, str]]) -> None:
-    Balance.objects.bulk_create(
-        [Balance(user_id=user_id, asset=asset) for user_id, asset in keys],
-        ignore_conflicts=True,
-    )
-
-
-def apply_balance_changes(changes: dict[tuple[int, str], tuple[Decimal, Decimal]]) -> None:
-    """Add (available, locked) deltas per (user id, asset).
-
-    Rows are updated in key order so concurrent callers never deadlock; the
-    database's CHECK constraints refuse any change that would go negative.
-    """
-    changes = {key: delta for key, delta in changes.items() if delta != (ZERO, ZERO)}
-    if not changes:
-        return
-    _ensure_rows(changes)
-    for (user_id, asset), (available, locked) in sorted(changes.items()):
-        Balance.objects.filter(user_id=user_id, asset=asset).update(
-            available=F("available") + available,
-            locked=F("locked") + locked,
-            updated_at=timezone.now(),
-        )
+Kind = LedgerEntry.Kind
 
 
 @transaction.atomic
-def deposit(*, user_id: int, asset: str, amount: Decimal) -> Balance:
-    """Credit an external deposit to a user's available balance."""
-    if amount <= 0:
+def deposit(*, user_id: int, asset: str, amount: Decimal, reference: str = "") -> Balance:
+    """Credit an external deposit to a user's available balance.
+
+    `reference` (e.g. the wallet's transaction id) makes a repeated call a
+    no-op; without one, every call is a new deposit.
+    """
+    if not amount.is_finite() or amount <= 0:
         raise InvalidAmount(amount=str(amount))
-    apply_balance_changes({(user_id, asset): (amount, ZERO)})
-    return Balance.objects.get(user_id=user_id, asset=asset)
+    reference = f"deposit:{reference or uuid.uuid4().hex}"
+    if not LedgerEntry.objects.filter(reference=reference).exists():
+        asset = asset.upper()
+        ledger.post(kind=Kind.DEPOSIT, reference=reference, lines=move(user_id, asset, amount, source=EXTERNAL, target=AVAILABLE, leg="deposit"))
+    return Balance.objects.get(user_id=user_id, asset=asset.upper())
 
 
-def lock_funds(*, user_id: int, asset: str, amount: Decimal) -> None:
-    """Move `amount` from available to locked, or raise InsufficientBalance.
+def available_for_update(*, user_id: int, asset: str) -> Decimal:
+    """The available balance, row-locked until the transaction ends."""
+    balance = Balance.objects.select_for_update().filter(user_id=user_id, asset=asset).first()
+    return Decimal("0") if balance is None else balance.available
+
+
+def lock_order_funds(*, order_id: int, user_id: int, asset: str, amount: Decimal) -> None:
+    """Move an order's funds from available to locked, or raise InsufficientBalance.
 
     A single conditional UPDATE: two orders racing for the same funds cannot
     both win. Call inside the transaction that writes the order.
     """
     if amount <= 0:
-        raise InvalidAmount(amount=str(amount))
+        raise InsufficientBalance(asset=asset, required=str(amount))
     updated = Balance.objects.filter(user_id=user_id, asset=asset, available__gte=amount).update(
         available=F("available") - amount, locked=F("locked") + amount, updated_at=timezone.now()
     )
     if not updated:
-        raise InsufficientBalance(asset=asset, required=str(amount))
+        raise InsufficientBalance(asset=asset, required=f"{amount:f}")
+    ledger.record(kind=Kind.ORDER_LOCK, reference=f"order:{order_id}", lines=move(user_id, asset, amount, source=AVAILABLE, target=LOCKED, leg="lock"))
 
 
-def lock_all_available(*, user_id: int, asset: str) -> Decimal:
-    """Lock the whole available balance of an asset (a market buy's budget)."""
-    balance = Balance.objects.select_for_update().filter(user_id=user_id, asset=asset).first()
-    if balance is None or balance.available <= 0:
-        raise InsufficientBalance(asset=asset, required="more than 0")
-    amount = balance.available
-    lock_funds(user_id=user_id, asset=asset, amount=amount)
-    return amount
+def release_order_funds(releases: Iterable[tuple[int, int, str, Decimal]]) -> None:
+    """Give back what finished orders locked but did not use.
 
-
-def release_funds(releases: Iterable[tuple[int, str, Decimal]]) -> None:
-    """Give locked funds back to available: (user id, asset, amount) each."""
-    changes: dict[tuple[int, str], tuple[Decimal, Decimal]] = defaultdict(lambda: (ZERO, ZERO))
-    for user_id, asset, amount in releases:
+    Each release is (order id, user id, asset, amount). Call inside the
+    matcher's batch transaction.
+    """
+    for order_id, user_id, asset, amount in releases:
         if amount:
-            available, locked = changes[(user_id, asset)]
-            changes[(user_id, asset)] = (available + amount, locked - amount)
-    apply_balance_changes(changes)
+            ledger.post(kind=Kind.ORDER_RELEASE, reference=f"order:{order_id}", lines=move(user_id, asset, amount, source=LOCKED, target=AVAILABLE, leg="release"))
 
 
 def fee_account_id() -> int:
@@ -94,34 +78,71 @@ def fee_account_id() -> int:
     return user.id
 
 
+def trade_lines(trade, fees_id: int) -> list[Line]:
+    """The six lines of a trade: each side pays from its lock and receives
+    the other asset less its fee, which goes to the fee account."""
+    base, quote = trade.symbol.base_asset, trade.symbol.quote_asset
+    return [
+        Line(trade.buyer_id, quote, LOCKED, -trade.quote_quantity, "buyer:pays"),
+        Line(trade.seller_id, quote, AVAILABLE, trade.quote_quantity - trade.seller_fee, "seller:receives"),
+        Line(fees_id, quote, AVAILABLE, trade.seller_fee, "seller:fee"),
+        Line(trade.seller_id, base, LOCKED, -trade.quantity, "seller:pays"),
+        Line(trade.buyer_id, base, AVAILABLE, trade.quantity - trade.buyer_fee, "buyer:receives"),
+        Line(fees_id, base, AVAILABLE, trade.buyer_fee, "buyer:fee"),
+    ]
+
+
 @transaction.atomic
 def settle_trade(*, trade_id: int) -> bool:
-    """Move the funds of one trade. True if settled now, False if it already was.
+    """Post one trade to the ledger. True if settled now, False if it already was.
 
-    The trade is claimed with a conditional UPDATE, so a duplicate delivery
-    of the same task changes nothing.
+    The trade is claimed with a conditional UPDATE in the same transaction as
+    the posting, so a duplicate delivery of the task changes nothing.
     """
     from orders.models import Trade
 
-    claimed = Trade.objects.filter(id=trade_id, settlement_status=Trade.Settlement.PENDING).update(
-        settlement_status=Trade.Settlement.SETTLED, settled_at=timezone.now()
-    )
+    claimed = Trade.objects.filter(
+        id=trade_id, settlement_status__in=(Trade.Settlement.PENDING, Trade.Settlement.FAILED)
+    ).update(settlement_status=Trade.Settlement.SETTLED, settled_at=timezone.now(), settlement_error="")
     if not claimed:
         return False
     trade = Trade.objects.select_related("symbol").get(id=trade_id)
-    base, quote = trade.symbol.base_asset, trade.symbol.quote_asset
-    changes: dict[tuple[int, str], tuple[Decimal, Decimal]] = defaultdict(lambda: (ZERO, ZERO))
-
-    def add(user_id: int, asset: str, available: Decimal = ZERO, locked: Decimal = ZERO) -> None:
-        old_available, old_locked = changes[(user_id, asset)]
-        changes[(user_id, asset)] = (old_available + available, old_locked + locked)
-
-    add(trade.buyer_id, quote, locked=-trade.quote_quantity)
-    add(trade.buyer_id, base, available=trade.quantity - trade.buyer_fee)
-    add(trade.seller_id, base, locked=-trade.quantity)
-    add(trade.seller_id, quote, available=trade.quote_quantity - trade.seller_fee)
-    fees_id = fee_account_id()
-    add(fees_id, base, available=trade.buyer_fee)
-    add(fees_id, quote, available=trade.seller_fee)
-    apply_balance_changes(changes)
+    ledger.post(kind=Kind.TRADE, reference=f"trade:{trade.id}", lines=trade_lines(trade, fee_account_id()))
     return True
+
+
+def unsettled_trade_ids(*, older_than_seconds: float, limit: int = 10_000) -> list[int]:
+    """PENDING trades executed more than `older_than_seconds` ago, oldest first."""
+    from orders.models import Trade
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    pending = Trade.objects.filter(settlement_status=Trade.Settlement.PENDING, executed_at__lt=cutoff)
+    return list(pending.order_by("id").values_list("id", flat=True)[:limit])
+
+
+def retry_failed_settlements(*, trade_ids: Iterable[int]) -> int:
+    """Put FAILED trades back to PENDING and queue them again (operator action)."""
+    from orders.models import Trade
+
+    from .tasks import settle_trade
+
+    ids = list(
+        Trade.objects.filter(id__in=list(trade_ids), settlement_status=Trade.Settlement.FAILED).values_list("id", flat=True)
+    )
+    Trade.objects.filter(id__in=ids, settlement_status=Trade.Settlement.FAILED).update(
+        settlement_status=Trade.Settlement.PENDING, settlement_error=""
+    )
+    for trade_id in ids:
+        transaction.on_commit(lambda trade_id=trade_id: settle_trade.delay(trade_id))
+    return len(ids)
+
+
+def mark_settlement_failed(*, trade_id: int, error: str) -> bool:
+    """Record that a trade's settlement gave up retrying (operators see it)."""
+    from orders.models import Trade
+
+    return bool(
+        Trade.objects.filter(id=trade_id, settlement_status=Trade.Settlement.PENDING).update(
+            settlement_status=Trade.Settlement.FAILED, settlement_error=error[:500]
+        )
+    )

@@ -1,10 +1,51 @@
 """Celery tasks: thin wrappers that load ids and call services."""
 
-from celery import shared_task
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from django.conf import settings
 
 from . import services
 
+log = logging.getLogger(__name__)
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8)
-def settle_trade(trade_id: int) -> bool:
+
+class SettlementTask(Task):
+    """Retries with exponential backoff and jitter; after the last retry the
+    trade is marked FAILED so operators see it (the sweeper skips it)."""
+
+    autoretry_for = (Exception,)
+    retry_backoff = True
+    retry_backoff_max = 60
+    retry_jitter = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    @property
+    def max_retries(self) -> int:  # read at call time so tests and operators can tune it
+        return settings.SETTLEMENT_MAX_RETRIES
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        trade_id = kwargs.get("trade_id", args[0] if args else None)
+        if trade_id is not None:
+            services.mark_settlement_failed(trade_id=trade_id, error=f"{exc.__class__.__name__}: {exc}")
+            log.error("settlement of trade %s failed for good: %s", trade_id, exc)
+
+
+@shared_task(base=SettlementTask, bind=True)
+def settle_trade(self, trade_id: int) -> bool:
     return services.settle_trade(trade_id=trade_id)
+
+
+@shared_task(acks_late=True)
+def sweep_unsettled() -> int:
+    """Re-queue trades left PENDING (a lost message, a matcher killed before
+    it enqueued them). Settling is idempotent, so a duplicate is harmless."""
+    trade_ids = services.unsettled_trade_ids(older_than_seconds=settings.SETTLEMENT_SWEEP_AGE_SECONDS)
+    for trade_id in trade_ids:
+        settle_trade.delay(trade_id)
+    if trade_ids:
+        log.info("sweeper re-queued %d unsettled trades", len(trade_ids))
+    return len(trade_ids)

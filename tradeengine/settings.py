@@ -103,6 +103,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unsettled-trades": {
+        "task": "settlement.tasks.sweep_unsettled",
+        "schedule": env.float("SETTLEMENT_SWEEP_INTERVAL_SECONDS", default=15.0),
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -158,6 +164,11 @@ STOP_MARKET_BUY_BUFFER = Decimal(env.str("STOP_MARKET_BUY_BUFFER", default="0.05
 MATCHER_BATCH_SIZE = env.int("MATCHER_BATCH_SIZE", default=500)
 MATCHER_IDLE_POLL_SECONDS = env.float("MATCHER_IDLE_POLL_SECONDS", default=1.0)
 FEE_ACCOUNT_USERNAME = env.str("FEE_ACCOUNT_USERNAME", default="fees")
+
+# Settlement
+SETTLEMENT_MAX_RETRIES = env.int("SETTLEMENT_MAX_RETRIES", default=10)
+# The sweeper re-queues trades still PENDING this long after they executed.
+SETTLEMENT_SWEEP_AGE_SECONDS = env.float("SETTLEMENT_SWEEP_AGE_SECONDS", default=30.0)
 
 LOGGING = {
     "version": 1,

@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 trader.set_password(password)
                 trader.save()
                 for asset, amount in TRADER_FUNDS.items():
-                    deposit(user_id=trader.id, asset=asset, amount=amount)
+                    deposit(user_id=trader.id, asset=asset, amount=amount, reference=f"seed:{username}:{asset}")
         self.stdout.write("Demo market ready: BTC/USDT, ETH/USDT")
         self.stdout.write(f"  operator: admin / {password}   (Django admin at http://127.0.0.1:8000/admin/)")
         self.stdout.write(f"  traders:  alice / {password}, bob / {password}   (each funded with 1,000,000 USDT, 10 BTC, 100 ETH)")
