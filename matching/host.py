@@ -4,12 +4,14 @@ journalled commands in batches, write each batch's results atomically."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from marketdata import events as market
+from marketdata.publisher import publish
 from matching.engine import MatchingEngine
 from matching.engine import constants as c
 from orders.models import Order, Trade
@@ -38,6 +40,8 @@ class BatchResult:
     command_ids: list[int]
     trade_ids: list[int]
     symbol_ids: set[int]
+    # Per touched symbol: trades, changed levels and orders, for the publisher.
+    market: list[market.BookChange] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.command_ids)
@@ -68,11 +72,14 @@ class Matcher:
         self.batch_size = batch_size
         self.owner = owner
         self.books: dict[int, Book] = {}
+        self.published: dict[int, market.BookChange] = {}  # each book as of its last commit
         self.stale = True  # memory may differ from the database: rebuild first
 
     def load(self) -> None:
         self.books = {s.id: build_book(s) for s in Symbol.objects.filter(id__in=self.symbol_ids)}
         self.stale = False
+        self.published = {sid: market.book_state(b.symbol, b.engine) for sid, b in self.books.items()}
+        publish(list(self.published.values()))
         log.info("books rebuilt: %s", {b.symbol.name: len(b.engine.resting) + len(b.engine.stops) for b in self.books.values()})
         # A matcher that died between a batch's commit and handing its trades
         # to Celery left them unsettled; settling is idempotent, so re-queue.
@@ -107,19 +114,27 @@ class Matcher:
         )
         if not commands:
             return BatchResult([], [], set())
+        touched_symbols = {command.symbol_id for command in commands}
+        first_sequence = {sid: self.books[sid].engine.sequence + 1 for sid in touched_symbols}
         for command in commands:
             self._apply(command)
         trade_ids: list[int] = []
-        touched_symbols = {command.symbol_id for command in commands}
+        changes = []
         for symbol_id in touched_symbols:
-            trade_ids += self._write_book(self.books[symbol_id])
+            book = self.books[symbol_id]
+            ids, orders = self._write_book(book)
+            trade_ids += ids
+            changes.append(market.book_change(
+                book.symbol, book.engine, first_sequence=first_sequence[symbol_id],
+                before=self.published.get(symbol_id), trade_ids=ids, orders=orders,
+            ))
         command_ids = [command.id for command in commands]
         consumed = EngineCommand.objects.filter(id__in=command_ids, processed_at__isnull=True).update(
             processed_at=timezone.now()
         )
         if consumed != len(command_ids):
             raise CommandConflict(f"{len(command_ids) - consumed} commands were already processed elsewhere")
-        return BatchResult(command_ids, trade_ids, touched_symbols)
+        return BatchResult(command_ids, trade_ids, touched_symbols, changes)
 
     def _apply(self, command: EngineCommand) -> None:
         book = self.books[command.symbol_id]
@@ -131,7 +146,8 @@ class Matcher:
         elif not book.engine.cancel(command.order_id, command.reason or c.CANCELLED_BY_USER):
             log.info("cancel of order %s found nothing live (already final)", command.order_id)
 
-    def _write_book(self, book: Book) -> list[int]:
+    def _write_book(self, book: Book) -> tuple[list[int], list]:
+        """Store a book's results; returns the new trade ids and the changed engine orders."""
         engine, symbol = book.engine, book.symbol
         trades, orders = engine.drain()
         persist.write_orders(symbol, orders)
@@ -146,11 +162,13 @@ class Matcher:
             heartbeat_at=timezone.now(),
             owner=self.owner,
         )
-        return trade_ids
+        return trade_ids, orders
 
     def _after_commit(self, result: BatchResult) -> None:
         announce_processed(result.command_ids)
         enqueue_settlement(result.trade_ids)
+        self.published.update({change.symbol.id: change for change in result.market})
+        publish(result.market)  # never blocks: a full queue drops, clients resync
 
     def heartbeat(self) -> None:
         MatcherState.objects.filter(symbol_id__in=self.books).update(heartbeat_at=timezone.now(), owner=self.owner)

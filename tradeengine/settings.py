@@ -91,7 +91,18 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {
+            # The socket timeout must exceed channels-redis's 5 s blocking receive.
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 10}],
+            # Keys name the installation so several can share one Redis.
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default=f"asgi:{DATABASES['default']['NAME']}"),
+            # Per-connection queue bound: a client that falls this far behind
+            # loses messages (and sees a gap in the depth sequence) instead of
+            # growing memory; undelivered messages expire after `expiry` s.
+            "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=500),
+            "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=10),
+            "group_expiry": 86400,
+        },
     }
 }
 
@@ -164,6 +175,24 @@ STOP_MARKET_BUY_BUFFER = Decimal(env.str("STOP_MARKET_BUY_BUFFER", default="0.05
 MATCHER_BATCH_SIZE = env.int("MATCHER_BATCH_SIZE", default=500)
 MATCHER_IDLE_POLL_SECONDS = env.float("MATCHER_IDLE_POLL_SECONDS", default=1.0)
 FEE_ACCOUNT_USERNAME = env.str("FEE_ACCOUNT_USERNAME", default="fees")
+
+# Market data and WebSocket
+# The matcher publishes after each commit from a background thread; when this
+# many batches are waiting, new ones are dropped (clients resync) rather than
+# slowing matching down.
+MARKETDATA_PUBLISH = env.bool("MARKETDATA_PUBLISH", default=True)
+MARKETDATA_PUBLISH_QUEUE = env.int("MARKETDATA_PUBLISH_QUEUE", default=10000)
+MARKETDATA_PUBLISH_TIMEOUT = env.float("MARKETDATA_PUBLISH_TIMEOUT", default=1.0)
+# The server pings a connection idle this long and closes it after the
+# timeout without any client frame; daphne also pings at the protocol level.
+WS_PING_SECONDS = env.float("WS_PING_SECONDS", default=20.0)
+WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
+# A connection whose messages wait longer than this, or more of them than
+# WS_MAX_BACKLOG, is closed as a slow consumer.
+WS_MAX_LAG_SECONDS = env.float("WS_MAX_LAG_SECONDS", default=10.0)
+WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=400)
+WS_MAX_SUBSCRIPTIONS = env.int("WS_MAX_SUBSCRIPTIONS", default=100)
+WS_STATS_FLUSH_SECONDS = env.float("WS_STATS_FLUSH_SECONDS", default=2.0)
 
 # Settlement
 SETTLEMENT_MAX_RETRIES = env.int("SETTLEMENT_MAX_RETRIES", default=10)

@@ -5,7 +5,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from marketdata.views import SymbolListView
 from settlement.admin_api import DepositView, SettlementQueueView
 from settlement.api import BalanceListView
 
@@ -15,7 +14,7 @@ api_v1 = [
     path("auth/token", TokenObtainPairView.as_view(), name="token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("balances", BalanceListView.as_view(), name="balances"),
-    path("symbols", SymbolListView.as_view(), name="symbols"),
+    path("", include("marketdata.urls")),
     path("admin/deposits", DepositView.as_view(), name="admin-deposits"),
     path("admin/settlement/queue", SettlementQueueView.as_view(), name="admin-settlement-queue"),
     path("", include("orders.api.urls")),

@@ -1,0 +1,283 @@
+"""Publishing the matcher's committed batches: the order-book snapshot in
+Redis and Channels group messages for every stream.
+
+The matcher only puts each batch's `BookChange` on a bounded queue; a
+background thread renders and sends it. Redis being slow or gone therefore
+never stalls matching: sends have short timeouts, errors are logged (at most
+every few seconds) and, when the queue is full, batches are dropped. A dropped
+batch shows up to clients as a gap in the depth sequence, and the next batch
+rewrites the full snapshot, so they resync from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+
+import redis
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from . import keys, render
+from tradeengine.api.fields import plain
+
+from .aggregates import MinuteBuckets
+from .events import BookChange
+from .streams import INTERVALS, stream_of, user_group
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_LEVELS = 500
+MESSAGE_TYPE = "market.event"  # handled by MarketDataConsumer.market_event
+LOG_EVERY_SECONDS = 10.0
+
+
+class Publisher:
+    def __init__(self, *, threaded: bool = True) -> None:
+        self.threaded = threaded
+        self.queue: queue.Queue = queue.Queue(maxsize=settings.MARKETDATA_PUBLISH_QUEUE)
+        self.timeout = settings.MARKETDATA_PUBLISH_TIMEOUT
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._loaded: set[int] = set()  # symbols whose minute buckets were handed over
+        self._stale: set[int] = set()  # symbols that lost a batch: reload their buckets
+        self._dropped = 0
+        self._dropped_reported = 0
+        self._last_error_log = 0.0
+        # Owned by the publishing thread:
+        self._aggregates: dict[int, MinuteBuckets] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._layer = None
+        self._redis: redis.Redis | None = None
+
+    # -- the matcher's side: never blocks ---------------------------------
+
+    def submit(self, changes: list[BookChange]) -> None:
+        for change in changes:
+            symbol_id = change.symbol.id
+            if symbol_id not in self._loaded or symbol_id in self._stale:
+                self._reload_aggregates(symbol_id)
+            if not self._put(("change", change)):
+                self._stale.add(symbol_id)
+        if self.threaded:
+            self._ensure_thread()
+        else:
+            self.drain()
+
+    def _reload_aggregates(self, symbol_id: int) -> None:
+        # Rare (start-up, or after a dropped batch): one query in the matcher.
+        from .selectors import minute_buckets
+
+        try:
+            buckets = minute_buckets(symbol_id=symbol_id)
+        except DatabaseError as exc:
+            self._log_error("could not load recent trades for ticker and candles: %s", exc)
+            return
+        if self._put(("aggregates", symbol_id, buckets)):
+            self._loaded.add(symbol_id)
+            self._stale.discard(symbol_id)
+
+    def _put(self, item) -> bool:
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self._dropped += 1
+            self._log_error("market data queue full: dropped a batch (%s so far)", self._dropped)
+            return False
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="marketdata-publisher", daemon=True)
+                self._thread.start()
+
+    # -- the publishing thread --------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            self._process(item)
+
+    def drain(self) -> None:
+        """Publish everything queued, in the calling thread."""
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            self._process(item)
+
+    def _process(self, item) -> None:
+        try:
+            if item[0] == "aggregates":
+                self._aggregates[item[1]] = item[2]
+            else:
+                self._publish(item[1])
+            self._report_drops()
+        except Exception as exc:  # a bad batch must not kill the thread
+            log.exception("publishing market data failed: %s", exc)
+
+    def _publish(self, change: BookChange) -> None:
+        self._store_snapshot(change)
+        if change.snapshot_only:
+            return
+        messages = self._messages(change)
+        if messages:
+            self._run_async(self._send_all(messages))
+
+    def _store_snapshot(self, change: BookChange) -> None:
+        scale = change.symbol.scale
+        snapshot = {
+            "symbol": change.symbol.name,
+            "sequence": change.last_sequence,
+            "bids": render.levels(scale, render.top(change.bids, SNAPSHOT_LEVELS, descending=True), descending=True),
+            "asks": render.levels(scale, render.top(change.asks, SNAPSHOT_LEVELS, descending=False), descending=False),
+        }
+        try:
+            self._redis_client().set(keys.book_snapshot_key(change.symbol.name), json.dumps(snapshot))
+        except redis.RedisError as exc:
+            self._log_error("could not store the order book snapshot: %s", exc)
+
+    def _messages(self, change: BookChange) -> list[tuple[str, dict]]:
+        symbol, scale = change.symbol, change.symbol.scale
+        now = time.time()
+
+        def message(stream_name: str, sequence: int, data) -> dict:
+            return {"type": MESSAGE_TYPE, "channel": stream_name, "sequence": sequence, "data": data, "ts": now}
+
+        depth = stream_of("depth", symbol.name)
+        out = [(depth.group, message(depth.name, change.last_sequence, {
+            "symbol": symbol.name,
+            "first": change.first_sequence,
+            "last": change.last_sequence,
+            "bids": render.levels(scale, change.changed_bids, descending=True),
+            "asks": render.levels(scale, change.changed_asks, descending=False),
+        }))]
+        buckets = self._aggregates.setdefault(symbol.id, MinuteBuckets())
+        if change.trades:
+            buckets.add_trades(change.trades)
+            trades = stream_of("trades", symbol.name)
+            out.append((trades.group, message(trades.name, change.trades[-1]["sequence"],
+                                              [render.trade(scale, t) for t in change.trades])))
+            at = change.trades[-1]["executed_at"]
+            for interval in INTERVALS:
+                row = buckets.candle(interval, at)
+                if row is not None:
+                    stream = stream_of("candles", symbol.name, interval)
+                    out.append((stream.group, message(stream.name, change.trades[-1]["sequence"], render.candle(scale, row))))
+        if change.trades or self._top_changed(change):
+            stream = stream_of("ticker", symbol.name)
+            out.append((stream.group, message(stream.name, change.last_sequence, self._ticker(change, buckets))))
+        for user_id, data in self._per_user(change).items():
+            out.append((user_group(user_id), message("orders", change.last_sequence, data)))
+        return out
+
+    @staticmethod
+    def _top_changed(change: BookChange) -> bool:
+        best_bid = max(change.bids, default=None)
+        best_ask = min(change.asks, default=None)
+        return any(price >= (best_bid or 0) for price in change.changed_bids) or any(
+            best_ask is None or price <= best_ask for price in change.changed_asks
+        )
+
+    def _ticker(self, change: BookChange, buckets: MinuteBuckets) -> dict:
+        from .selectors import ticker_body
+
+        scale = change.symbol.scale
+        best_bid = max(change.bids, default=None)
+        best_ask = min(change.asks, default=None)
+        pp = scale.price_places
+        return ticker_body(
+            change.symbol,
+            last_price=None if change.last_price is None else scale.price(change.last_price),
+            best_bid=None if best_bid is None else plain(scale.price(best_bid), pp),
+            best_ask=None if best_ask is None else plain(scale.price(best_ask), pp),
+            window=buckets.rolling_24h(timezone.now()),
+        )
+
+    @staticmethod
+    def _per_user(change: BookChange) -> dict[int, dict]:
+        symbol, scale = change.symbol, change.symbol.scale
+        per_user: dict[int, dict] = defaultdict(lambda: {"orders": [], "fills": []})
+        for order in change.orders:
+            per_user[order.user_id]["orders"].append(render.order_state(symbol.name, scale, order))
+        for trade in change.trades:
+            taker_buys = trade["taker_side"] == "BUY"
+            legs = (
+                (trade["buyer_id"], "BUY", trade["taker_order_id"] if taker_buys else trade["maker_order_id"],
+                 trade["buyer_fee"], symbol.base_asset, "TAKER" if taker_buys else "MAKER"),
+                (trade["seller_id"], "SELL", trade["maker_order_id"] if taker_buys else trade["taker_order_id"],
+                 trade["seller_fee"], symbol.quote_asset, "MAKER" if taker_buys else "TAKER"),
+            )
+            for user_id, side, order_id, fee, fee_asset, liquidity in legs:
+                per_user[user_id]["fills"].append({
+                    **render.trade(scale, trade), "trade": trade["id"], "order": order_id, "symbol": symbol.name,
+                    "side": side, "fee": plain(fee), "fee_asset": fee_asset, "liquidity": liquidity,
+                })
+        return dict(per_user)
+
+    async def _send_all(self, messages: list[tuple[str, dict]]) -> None:
+        layer = self._channel_layer()
+        sends = [asyncio.wait_for(layer.group_send(group, body), self.timeout) for group, body in messages]
+        for result in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self._log_error("could not send market data: %r", result)
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _run_async(self, coroutine) -> None:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(coroutine)
+
+    def _channel_layer(self):
+        # A layer of its own: channels-redis pools belong to one event loop.
+        if self._layer is None:
+            self._layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        return self._layer
+
+    def _redis_client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
+            )
+        return self._redis
+
+    def _report_drops(self) -> None:
+        delta = self._dropped - self._dropped_reported
+        if not delta:
+            return
+        try:
+            self._redis_client().hincrby(keys.publisher_stats_key(), "dropped", delta)
+            self._dropped_reported += delta
+        except redis.RedisError:
+            pass  # reported with the next batch
+
+    def _log_error(self, message: str, *args) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= LOG_EVERY_SECONDS:
+            self._last_error_log = now
+            log.warning(message, *args)
+
+
+_publisher: Publisher | None = None
+
+
+def publish(changes: list[BookChange]) -> None:
+    """Hand committed batches to the publishing thread; never blocks."""
+    global _publisher
+    if not changes or not settings.MARKETDATA_PUBLISH:
+        return
+    if _publisher is None:
+        _publisher = Publisher()
+    _publisher.submit(changes)
