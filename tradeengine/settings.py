@@ -198,6 +198,16 @@ WS_STATS_FLUSH_SECONDS = env.float("WS_STATS_FLUSH_SECONDS", default=2.0)
 SETTLEMENT_MAX_RETRIES = env.int("SETTLEMENT_MAX_RETRIES", default=10)
 # The sweeper re-queues trades still PENDING this long after they executed.
 SETTLEMENT_SWEEP_AGE_SECONDS = env.float("SETTLEMENT_SWEEP_AGE_SECONDS", default=30.0)
+# The external wallet service each settlement is also posted to; empty = none.
+WALLET_SERVICE_URL = env.str("WALLET_SERVICE_URL", default="")
+# Read timeout of one wallet call (connecting gets at most 1 s of it).
+WALLET_TIMEOUT_SECONDS = env.float("WALLET_TIMEOUT_SECONDS", default=3.0)
+# The wallet's circuit breaker: consecutive failures that open it, and how long
+# it stays open before one trial call is let through.
+WALLET_BREAKER_FAILURE_THRESHOLD = env.int("WALLET_BREAKER_FAILURE_THRESHOLD", default=5)
+WALLET_BREAKER_RESET_SECONDS = env.float("WALLET_BREAKER_RESET_SECONDS", default=10.0)
+# Redis key of the breaker's shared state; empty = derived from the database name.
+WALLET_BREAKER_KEY = env.str("WALLET_BREAKER_KEY", default="")
 
 LOGGING = {
     "version": 1,
@@ -206,3 +216,37 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Operations: risk controls, health, metrics, rate limits, structured logs
+import time as _time  # noqa: E402
+
+from tradeengine.logconfig import configure_structlog, logging_config  # noqa: E402
+
+APP_VERSION = env.str("APP_VERSION", default=SPECTACULAR_SETTINGS["VERSION"])
+PROCESS_STARTED_AT = _time.time()
+
+MIDDLEWARE.insert(1, "tradeengine.middleware.RequestIdMiddleware")
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["tradeengine.api.authentication.LoggedJWTAuthentication"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["tradeengine.throttling.RateLimitThrottle"]
+# Requests per window, per client IP, per user, and order placements per
+# user ("N/s", "N/min", "N/h"; empty turns a bucket off). Generous defaults:
+# production sets its own; tests that need a limit set low ones.
+RATE_LIMITS = {
+    "ip": env.str("RATE_LIMIT_IP", default="100000/min"),
+    "user": env.str("RATE_LIMIT_USER", default="60000/min"),
+    "orders": env.str("RATE_LIMIT_ORDERS", default="30000/min"),
+}
+
+# Detailed health thresholds.
+MATCHER_HEARTBEAT_STALE_SECONDS = env.float("MATCHER_HEARTBEAT_STALE_SECONDS", default=30.0)
+HEALTH_SETTLEMENT_BACKLOG = env.int("HEALTH_SETTLEMENT_BACKLOG", default=1000)
+HEALTH_DATABASE_SLOW_MS = env.float("HEALTH_DATABASE_SLOW_MS", default=250.0)
+HEALTH_REDIS_SLOW_MS = env.float("HEALTH_REDIS_SLOW_MS", default=100.0)
+
+# Logs: JSON lines by default (every process: web, matcher, worker);
+# LOG_FORMAT=console for readable lines on a terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+configure_structlog()
+# Celery keeps Django's logging configuration instead of installing its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
