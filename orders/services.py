@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from matching import services as matching
 from matching.engine import constants as c
 from matching.models import EngineCommand
+from riskadmin import limits as risk
 from riskadmin.models import Symbol
 from settlement import services as balances
 
@@ -86,9 +87,12 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
     if existing is not None:
         return existing, None
     validate_order(request)
+    risk.check_symbol_limits(request)
     asset, amount = funds_to_lock(request)
     try:
         with transaction.atomic():
+            risk.ensure_still_trading(request.symbol)
+            risk.enforce_user_limits(user=user, request=request, totp_code=request.totp_code)
             if amount is None:
                 amount = balances.available_for_update(user_id=user.id, asset=asset)
             order = Order.objects.create(

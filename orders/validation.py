@@ -27,6 +27,8 @@ class OrderRequest:
     self_trade_prevention: str = c.CANCEL_TAKER
     client_order_id: str = ""
     quote_order_qty: Decimal | None = None
+    # Needed only above the user's requires_2fa_above; checked, never stored.
+    totp_code: str = ""
 
     @property
     def is_market(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 from matching.engine.scale import SymbolScale
@@ -51,3 +52,79 @@ class Symbol(models.Model):
     @property
     def scale(self) -> SymbolScale:
         return SymbolScale(self.tick_size, self.step_size)
+
+
+class SymbolLimit(models.Model):
+    """Operator limits on one symbol, on top of its filters. Empty = no limit."""
+
+    symbol = models.OneToOneField(Symbol, on_delete=models.CASCADE, primary_key=True, related_name="limit")
+    min_order_size = models.DecimalField(**MONEY, null=True, blank=True, help_text="Smallest quantity (base asset).")
+    max_order_size = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest quantity (base asset).")
+    max_price_deviation = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True,
+        help_text="Largest distance of a price or stop price from the last price, as a fraction (0.1 = 10%).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"limits of {self.symbol_id}"
+
+
+class UserLimit(models.Model):
+    """Operator limits on one user. Amounts are quote notional; empty = no limit."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="trading_limit")
+    max_order_size = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest order value (quote).")
+    max_daily_volume = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Largest value of orders placed per UTC day (quote)."
+    )
+    max_open_orders = models.PositiveIntegerField(null=True, blank=True)
+    requires_2fa_above = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Orders worth more than this (quote) need a TOTP code."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"limits of user {self.user_id}"
+
+
+class DailyVolume(models.Model):
+    """Quote notional of the orders a user placed on one UTC day, counted in
+    the transaction that accepts each order (so a rollback uncounts it)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    notional = models.DecimalField(**MONEY, default=Decimal("0"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="daily_volume_one_per_user_day")]
+
+
+class TotpDevice(models.Model):
+    """A user's TOTP secret (RFC 6238). last_step refuses a code used twice."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="totp_device")
+    secret = models.CharField(max_length=64)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of user {self.user_id}"
+
+
+class AuditLog(models.Model):
+    """What operators did. Append-only: the database refuses UPDATE and DELETE."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=128, blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target}"

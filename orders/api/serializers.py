@@ -34,6 +34,10 @@ class PlaceOrderSerializer(serializers.Serializer):
     self_trade_prevention = serializers.ChoiceField(
         choices=[c.CANCEL_TAKER, c.CANCEL_MAKER, c.CANCEL_BOTH, c.STP_NONE], default=c.CANCEL_TAKER
     )
+    totp_code = serializers.RegexField(
+        r"^[0-9]{6,8}$", required=False, default="", write_only=True,
+        help_text="Current TOTP code; needed when the order is worth more than your requires_2fa_above.",
+    )
 
 
 class FillSerializer(serializers.ModelSerializer):
