@@ -8,6 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tradeengine import metrics
 from tradeengine.errors import DomainError
 
 # Field-level validation errors that have a dedicated code in the contract.
@@ -46,6 +47,7 @@ def _validation_code(detail) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
+        metrics.count_rejected_request(exc, context)
         return error_response(exc.code, exc.message, exc.status, exc.details)
     if isinstance(exc, DatabaseError):
         return error_response("SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly.", 503)
