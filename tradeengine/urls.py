@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("marketdata.urls")),
     path("admin/deposits", DepositView.as_view(), name="admin-deposits"),
     path("admin/settlement/queue", SettlementQueueView.as_view(), name="admin-settlement-queue"),
+    path("admin/", include("riskadmin.admin_urls")),
     path("", include("orders.api.urls")),
 ]
 
