@@ -1,0 +1,239 @@
+"""The WebSocket endpoint /ws: subscriptions to market-data streams and to
+the caller's own orders, relayed from Channels groups.
+
+Client ops: subscribe / unsubscribe {channels: [...]}, auth {token}, ping,
+pong. Server messages: {channel, type: snapshot|update, sequence, data};
+errors {type: error, error: {code, message}}. The consumer validates,
+manages groups and relays; what it relays is built by the publisher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from riskadmin.models import Symbol
+
+from . import selectors
+from .stats import stats
+from .streams import ORDERS, Stream, StreamError, parse_stream, user_group
+
+log = logging.getLogger(__name__)
+
+CLOSE_IDLE = 4000
+CLOSE_SLOW = 4008
+SNAPSHOT_TRADES = 50
+SNAPSHOT_CANDLES = 100
+
+
+class MarketDataConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.streams: dict[str, Stream] = {}
+        self.stream_groups: dict[str, str] = {}  # stream name -> group
+        self.depth_sequence: dict[str, int] = {}
+        self.user_id: int | None = None
+        self.closing = False
+        self.last_seen = self.last_ping = time.monotonic()
+        await self.accept()
+        stats.connections += 1
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def disconnect(self, code) -> None:
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is None:
+            return
+        heartbeat.cancel()
+        stats.connections -= 1
+        for name in list(self.streams):
+            await self._leave(name)
+        await stats.maybe_flush(force=True)
+
+    # -- client ops -------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        self.last_seen = time.monotonic()
+        try:
+            content = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            return await self._error("MALFORMED_REQUEST", "Messages are JSON objects.")
+        op = content.get("op") if isinstance(content, dict) else None
+        handler = {
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "auth": self._auth,
+            "ping": self._ping,
+            "pong": self._pong,
+        }.get(op)
+        if handler is None:
+            return await self._error("MALFORMED_REQUEST", 'Unknown op; use "subscribe", "unsubscribe", "auth" or "ping".')
+        await handler(content)
+
+    async def _subscribe(self, content: dict) -> None:
+        added = []
+        for stream in await self._streams(content):
+            if stream.name in self.streams:
+                continue
+            if stream.kind == ORDERS and self.user_id is None:
+                await self._error("AUTH_REQUIRED", 'Send {"op": "auth", "token": ...} before subscribing to "orders".')
+                continue
+            if len(self.streams) >= settings.WS_MAX_SUBSCRIPTIONS:
+                await self._error("TOO_MANY_SUBSCRIPTIONS", f"At most {settings.WS_MAX_SUBSCRIPTIONS} channels per connection.")
+                break
+            if stream.kind != ORDERS and not await database_sync_to_async(_symbol_exists)(stream.symbol):
+                await self._error("UNKNOWN_SYMBOL", f"No such symbol: {stream.symbol}.")
+                continue
+            # Join first, then read the snapshot: updates queue up meanwhile
+            # and those the snapshot already covers are skipped.
+            group = user_group(self.user_id) if stream.kind == ORDERS else stream.group
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.streams[stream.name], self.stream_groups[stream.name] = stream, group
+            stats.subscribed(stream.name)
+            added.append(stream)
+        if added:
+            await self._send({"type": "subscribed", "channels": [s.name for s in added]})
+        for stream in added:
+            await self._send_snapshot(stream)
+
+    async def _unsubscribe(self, content: dict) -> None:
+        removed = []
+        for stream in await self._streams(content):
+            if stream.name in self.streams:
+                await self._leave(stream.name)
+                removed.append(stream.name)
+        await self._send({"type": "unsubscribed", "channels": removed})
+
+    async def _streams(self, content: dict) -> list[Stream]:
+        names = content.get("channels")
+        if not isinstance(names, list) or not names:
+            await self._error("MALFORMED_REQUEST", '"channels" must be a non-empty list.')
+            return []
+        streams = []
+        for name in names:
+            try:
+                streams.append(parse_stream(name))
+            except StreamError as exc:
+                await self._error(exc.code, exc.message)
+        return streams
+
+    async def _auth(self, content: dict) -> None:
+        user = await database_sync_to_async(_user_for_token)(content.get("token"))
+        if user is None:
+            return await self._error("INVALID_TOKEN", "The token is invalid or expired.")
+        if self.user_id is not None and self.user_id != user.id and ORDERS in self.streams:
+            await self._leave(ORDERS)  # a different user: the old user's orders stop here
+        self.user_id = user.id
+        await self._send({"type": "authenticated", "data": {"user_id": user.id, "username": user.get_username()}})
+
+    async def _ping(self, content: dict) -> None:
+        await self._send({"type": "pong"})
+
+    async def _pong(self, content: dict) -> None:
+        pass  # receiving it already counted as activity
+
+    # -- relaying ---------------------------------------------------------
+
+    async def market_event(self, event: dict) -> None:
+        """A group message from the publisher."""
+        name = event["channel"]
+        if self.closing or name not in self.streams:
+            return
+        if await self._too_slow(event):
+            return
+        if name.startswith("depth:"):
+            data = event["data"]
+            if data["last"] <= self.depth_sequence.get(name, 0):
+                return  # already in the snapshot this client got
+            self.depth_sequence[name] = data["last"]
+        await self._send({"channel": name, "type": "update", "sequence": event["sequence"], "data": event["data"]})
+
+    async def _too_slow(self, event: dict) -> bool:
+        lag = time.time() - event.get("ts", time.time())
+        buffer = getattr(self.channel_layer, "receive_buffer", {}).get(self.channel_name)
+        backlog = buffer.qsize() if buffer is not None else 0
+        if lag <= settings.WS_MAX_LAG_SECONDS and backlog <= settings.WS_MAX_BACKLOG:
+            return False
+        self.closing = True
+        stats.slow_consumers_closed += 1
+        stats.messages_dropped += 1 + backlog
+        log.info("closing a slow WebSocket consumer: %.1f s behind, %d messages queued", lag, backlog)
+        await self._error("SLOW_CONSUMER", "The connection fell too far behind; reconnect and resubscribe.")
+        await self.close(code=CLOSE_SLOW)
+        return True
+
+    async def _send_snapshot(self, stream: Stream) -> None:
+        if stream.kind == ORDERS:
+            return  # updates only: the REST API has the current orders
+        data, sequence = await database_sync_to_async(_snapshot)(stream)
+        if stream.kind == "depth":
+            self.depth_sequence[stream.name] = sequence
+        await self._send({"channel": stream.name, "type": "snapshot", "sequence": sequence, "data": data})
+
+    async def _leave(self, name: str) -> None:
+        group = self.stream_groups.pop(name)
+        self.streams.pop(name)
+        self.depth_sequence.pop(name, None)
+        stats.unsubscribed(name)
+        await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _heartbeat(self) -> None:
+        """Ping an idle client; close it if it stays silent."""
+        tick = min(settings.WS_PING_SECONDS, settings.WS_STATS_FLUSH_SECONDS, 5.0)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            idle = now - self.last_seen
+            if idle >= settings.WS_IDLE_TIMEOUT_SECONDS:
+                self.closing = True
+                await self.close(code=CLOSE_IDLE)
+                return
+            if idle >= settings.WS_PING_SECONDS and now - self.last_ping >= settings.WS_PING_SECONDS:
+                self.last_ping = now
+                await self._send({"type": "ping"})
+            await stats.maybe_flush()
+
+    async def _error(self, code: str, message: str) -> None:
+        await self._send({"type": "error", "error": {"code": code, "message": message}})
+
+    async def _send(self, content: dict) -> None:
+        await self.send(text_data=json.dumps(content))
+        stats.messages_sent += 1
+
+
+def _symbol_exists(name: str) -> bool:
+    return Symbol.objects.filter(name=name).exists()
+
+
+def _user_for_token(token):
+    if not isinstance(token, str):
+        return None
+    try:
+        user_id = AccessToken(token)[api_settings.USER_ID_CLAIM]
+    except (TokenError, KeyError):
+        return None
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+def _snapshot(stream: Stream) -> tuple[object, int]:
+    """(data, sequence) of a public stream's snapshot."""
+    symbol = Symbol.objects.get(name=stream.symbol)
+    if stream.kind == "depth":
+        book = selectors.order_book(symbol=symbol, depth=selectors.MAX_DEPTH)
+        return book, book["sequence"]
+    if stream.kind == "trades":
+        return selectors.recent_trades(symbol=symbol, limit=SNAPSHOT_TRADES), selectors.last_trade_sequence(symbol)
+    if stream.kind == "ticker":
+        return selectors.ticker(symbol=symbol), selectors.book_sequence(symbol)
+    return (
+        selectors.candles(symbol=symbol, interval=stream.interval, limit=SNAPSHOT_CANDLES),
+        selectors.last_trade_sequence(symbol),
+    )
