@@ -1,0 +1,85 @@
+"""A batch processed in-process publishes the book snapshot and a message
+on every stream it touched."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from marketdata import keys
+from tests.factories import place
+from tests.orders.support import process
+from tradeengine.redis import get_redis
+
+GROUPS = ["md.trades.BTC-USDT", "md.depth.BTC-USDT", "md.ticker.BTC-USDT", "md.candles.BTC-USDT.1m", "md.candles.BTC-USDT.1d"]
+
+
+def listen(groups: list[str]) -> str:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    for group in groups:
+        async_to_sync(layer.group_add)(group, channel)
+    return channel
+
+
+def received(channel: str, count: int) -> list[dict]:
+    layer = get_channel_layer()
+
+    async def receive_all():  # one event loop: channels-redis buffers per loop
+        return [await layer.receive(channel) for _ in range(count)]
+
+    return async_to_sync(receive_all)()
+
+
+def test_a_batch_publishes_snapshot_trades_depth_ticker_candles_and_orders(symbol, alice, bob, inline_publisher):
+    place(alice, symbol, "BUY", "1", "49000.00")
+    process(symbol)
+    channel = listen(GROUPS + [f"md.orders.{alice.id}", f"md.orders.{bob.id}"])
+    place(bob, symbol, "SELL", "0.4", "49000.00")
+
+    process(symbol)
+
+    messages = {m["channel"]: m for m in received(channel, 7)}
+    assert set(messages) == {"depth:BTC-USDT", "trades:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m",
+                             "candles:BTC-USDT:1d", "orders"}
+    snapshot = json.loads(get_redis().get(keys.book_snapshot_key("BTC/USDT")))
+    assert snapshot == {"symbol": "BTC/USDT", "sequence": 2, "bids": [["49000.00", "0.600"]], "asks": []}
+    depth = messages["depth:BTC-USDT"]
+    assert (depth["sequence"], depth["data"]["first"], depth["data"]["last"]) == (2, 2, 2)
+    assert depth["data"]["bids"] == [["49000.00", "0.600"]]
+    [trade] = messages["trades:BTC-USDT"]["data"]
+    assert (trade["price"], trade["quantity"], trade["taker_side"]) == ("49000.00", "0.400", "SELL")
+    assert messages["ticker:BTC-USDT"]["data"]["last_price"] == "49000.00"
+    assert messages["ticker:BTC-USDT"]["data"]["volume_24h"] == "0.4"
+    assert messages["candles:BTC-USDT:1m"]["data"]["close"] == "49000.00"
+    assert messages["candles:BTC-USDT:1d"]["data"]["volume"] == "0.4"
+
+
+def test_each_trader_gets_their_own_orders_and_fills(symbol, alice, bob, inline_publisher):
+    place(alice, symbol, "BUY", "1", "49000.00")
+    process(symbol)
+    alice_channel = listen([f"md.orders.{alice.id}"])
+    bob_channel = listen([f"md.orders.{bob.id}"])
+    place(bob, symbol, "SELL", "0.4", "49000.00")
+
+    process(symbol)
+
+    [to_alice] = received(alice_channel, 1)
+    [to_bob] = received(bob_channel, 1)
+    assert [(o["side"], o["status"]) for o in to_alice["data"]["orders"]] == [("BUY", "PARTIALLY_FILLED")]
+    assert [(f["side"], f["liquidity"], f["fee_asset"]) for f in to_alice["data"]["fills"]] == [("BUY", "MAKER", "BTC")]
+    assert [(o["side"], o["status"]) for o in to_bob["data"]["orders"]] == [("SELL", "FILLED")]
+    assert [(f["side"], f["liquidity"], f["fee_asset"]) for f in to_bob["data"]["fills"]] == [("SELL", "TAKER", "USDT")]
+
+
+def test_a_dead_redis_never_stops_matching(symbol, alice, bob, settings, inline_publisher):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    inline_publisher.timeout = 0.2
+    place(alice, symbol, "BUY", "1", "49000.00")
+    place(bob, symbol, "SELL", "1", "49000.00")
+
+    result = process(symbol)
+
+    assert len(result.trade_ids) == 1
