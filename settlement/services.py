@@ -92,13 +92,31 @@ def trade_lines(trade, fees_id: int) -> list[Line]:
     ]
 
 
-@transaction.atomic
 def settle_trade(*, trade_id: int) -> bool:
-    """Post one trade to the ledger. True if settled now, False if it already was.
+    """Settle one trade. True if settled now, False if it already was.
 
-    The trade is claimed with a conditional UPDATE in the same transaction as
-    the posting, so a duplicate delivery of the task changes nothing.
+    With a wallet service configured, the trade is first posted to it, outside
+    any transaction; while the wallet cannot take it this raises
+    wallet.WalletUnavailable and the trade stays PENDING. The posting carries
+    the trade's idempotency key, so if this process dies before the commit
+    below, the next delivery posts it again and the wallet records it once.
     """
+    from orders.models import Trade
+
+    from . import wallet
+
+    if wallet.enabled():
+        trade = Trade.objects.select_related("symbol").exclude(settlement_status=Trade.Settlement.SETTLED).filter(id=trade_id).first()
+        if trade is None:
+            return False
+        wallet.post_settlement(trade)
+    return _claim_and_post_trade(trade_id=trade_id)
+
+
+@transaction.atomic
+def _claim_and_post_trade(*, trade_id: int) -> bool:
+    """The trade is claimed with a conditional UPDATE in the same transaction
+    as the posting, so a duplicate delivery of the task changes nothing."""
     from orders.models import Trade
 
     claimed = Trade.objects.filter(

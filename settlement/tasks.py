@@ -7,14 +7,17 @@ import logging
 from celery import Task, shared_task
 from django.conf import settings
 
-from . import services
+from . import services, wallet
 
 log = logging.getLogger(__name__)
 
 
 class SettlementTask(Task):
     """Retries with exponential backoff and jitter; after the last retry the
-    trade is marked FAILED so operators see it (the sweeper skips it)."""
+    trade is marked FAILED so operators see it (the sweeper skips it).
+
+    Waiting for the wallet service is not a failure of the trade: see
+    settle_trade below."""
 
     autoretry_for = (Exception,)
     retry_backoff = True
@@ -36,7 +39,20 @@ class SettlementTask(Task):
 
 @shared_task(base=SettlementTask, bind=True)
 def settle_trade(self, trade_id: int) -> bool:
-    return services.settle_trade(trade_id=trade_id)
+    """While the wallet service is unavailable (its circuit open, or calls to
+    it failing) the trade waits, however long that takes, and is never marked
+    FAILED for it: the task is published again with a countdown and the same
+    retry count, so the wait consumes none of SETTLEMENT_MAX_RETRIES. Should
+    this worker die before acknowledging, the copy is a harmless duplicate."""
+    try:
+        return services.settle_trade(trade_id=trade_id)
+    except wallet.WalletUnavailable as exc:
+        if self.request.is_eager:  # nothing to wait in: let the caller see it
+            raise
+        delay = wallet.retry_delay()
+        log.warning("settlement of trade %s waits %.1fs for the wallet service: %s", trade_id, delay, exc)
+        self.apply_async(args=(trade_id,), countdown=delay, retries=self.request.retries)
+        return False
 
 
 @shared_task(acks_late=True)
