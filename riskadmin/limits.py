@@ -35,9 +35,8 @@ def order_notional(request: OrderRequest) -> Decimal | None:
 
 def check_symbol_limits(request: OrderRequest) -> None:
     """Quantity bounds and the price band of the symbol (reads only)."""
-    try:
-        limit = request.symbol.limit
-    except SymbolLimit.DoesNotExist:
+    limit = SymbolLimit.objects.filter(symbol_id=request.symbol.id).first()
+    if limit is None:
         return
     quantity = request.quantity
     if limit.min_order_size is not None and quantity < limit.min_order_size:
