@@ -64,6 +64,7 @@ run: seed ## Run web (http://127.0.0.1:8000), matcher and worker (Procfile)
 	$(VENV)/bin/honcho start
 
 test: venv services ## Run the test suite; extra arguments in PYTEST_ARGS
+	@scripts/ensure_browser.sh
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv ## Run the matching engine benchmark
