@@ -1,0 +1,165 @@
+"""WebSocket depth over real processes (daphne, matcher, worker): a client
+keeping a local book from the REST snapshot plus depth updates ends equal to
+the REST book, and a client resyncs after daphne restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+import requests
+import websockets
+
+from tests.e2e.conftest import e2e_db, stack, stack_env  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+CHANNEL = "depth:BTC-USDT"
+TIMEOUT = 10
+
+
+class LocalBook:
+    """REST snapshot + contiguous depth updates; raises on a gap."""
+
+    def __init__(self, snapshot: dict) -> None:
+        self.sequence = snapshot["sequence"]
+        self.sides = {side: {p: q for p, q in snapshot[side]} for side in ("bids", "asks")}
+
+    def apply(self, update: dict) -> None:
+        if update["last"] <= self.sequence:
+            return  # already in the snapshot
+        assert update["first"] == self.sequence + 1, f"gap: at {self.sequence}, update {update['first']}..{update['last']}"
+        for side in ("bids", "asks"):
+            for price, quantity in update[side]:
+                if Decimal(quantity) == 0:
+                    self.sides[side].pop(price, None)
+                else:
+                    self.sides[side][price] = quantity
+        self.sequence = update["last"]
+
+    def levels(self, side: str) -> list[list[str]]:
+        return [[p, q] for p, q in sorted(self.sides[side].items(), key=lambda pq: Decimal(pq[0]), reverse=side == "bids")]
+
+
+def rest_book(base_url: str) -> dict:
+    return requests.get(f"{base_url}/api/v1/orderbook/BTC-USDT?depth=500", timeout=TIMEOUT).json()
+
+
+async def subscribe(ws_url: str):
+    ws = await websockets.connect(ws_url, open_timeout=TIMEOUT)
+    await ws.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
+    return ws
+
+
+async def depth_messages(ws, sink: list) -> None:
+    async for raw in ws:
+        message = json.loads(raw)
+        if message.get("channel") == CHANNEL and message["type"] == "update":
+            sink.append(message["data"])
+
+
+async def synced_book(ws, base_url: str, updates: list) -> LocalBook:
+    """Updates are buffered from subscription on; the REST snapshot comes after."""
+    reader = asyncio.create_task(depth_messages(ws, updates))
+    await asyncio.sleep(0)
+    book = LocalBook(await asyncio.to_thread(rest_book, base_url))
+    return book, reader
+
+
+async def converge(book: LocalBook, updates: list, base_url: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        while updates:
+            book.apply(updates.pop(0))
+        expected = await asyncio.to_thread(rest_book, base_url)
+        if book.sequence == expected["sequence"]:
+            return expected
+        assert time.monotonic() < deadline, f"local book at {book.sequence}, REST at {expected['sequence']}"
+        await asyncio.sleep(0.1)
+
+
+def random_orders(stack, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    headers = {name: {"Authorization": f"Bearer {stack.token(name)}"} for name in ("alice", "bob")}
+    open_orders: list[tuple[str, int]] = []
+
+    def one(i: int) -> None:
+        name = rng.choice(["alice", "bob"])
+        if open_orders and rng.random() < 0.25:
+            owner, order_id = open_orders.pop(rng.randrange(len(open_orders)))
+            requests.delete(f"{stack.base_url}/api/v1/orders/{order_id}", headers=headers[owner], timeout=30)
+            return
+        body = {
+            "symbol": "BTC/USDT", "side": rng.choice(["BUY", "SELL"]), "type": "LIMIT",
+            "quantity": str(Decimal(rng.randint(100, 1000)) / 100000),
+            "price": str(Decimal(5_000_000 + rng.randint(-40, 40) * 100) / 100),
+            "client_order_id": f"ws-e2e-{seed}-{i}",
+        }
+        response = requests.post(f"{stack.base_url}/api/v1/orders", json=body, headers=headers[name], timeout=30)
+        assert response.status_code in (201, 202), response.text
+        if response.json()["status"] in ("OPEN", "PARTIALLY_FILLED", "PENDING"):
+            open_orders.append((name, response.json()["id"]))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, range(count)))
+
+
+def test_local_book_from_rest_snapshot_and_depth_updates_equals_the_rest_book(stack):
+    ws_url = f"ws://127.0.0.1:{stack.port}/ws"
+
+    async def scenario():
+        ws = await subscribe(ws_url)
+        updates: list = []
+        book, reader = await synced_book(ws, stack.base_url, updates)
+        await asyncio.to_thread(random_orders, stack, 200, seed=7)
+        await asyncio.to_thread(stack.wait_until_quiet)
+        expected = await converge(book, updates, stack.base_url)
+        reader.cancel()
+        await ws.close()
+        return book, expected
+
+    book, expected = asyncio.run(scenario())
+
+    assert book.levels("bids") == expected["bids"]
+    assert book.levels("asks") == expected["asks"]
+    assert expected["bids"] and expected["asks"]
+
+
+def test_a_client_resubscribes_and_resyncs_after_daphne_restarts(stack):
+    ws_url = f"ws://127.0.0.1:{stack.port}/ws"
+
+    async def reconnect(deadline: float):
+        while True:
+            try:
+                return await subscribe(ws_url)
+            except (OSError, websockets.InvalidHandshake):
+                assert time.monotonic() < deadline, "could not reconnect"
+                await asyncio.sleep(0.2)
+
+    async def scenario():
+        ws = await subscribe(ws_url)
+        await asyncio.to_thread(random_orders, stack, 20, seed=1)
+        await asyncio.to_thread(stack.kill, "daphne")
+        with pytest.raises(websockets.ConnectionClosed):
+            async with asyncio.timeout(TIMEOUT):
+                while True:  # what was already delivered, then the close
+                    await ws.recv()
+        await asyncio.to_thread(stack.start_daphne)
+        ws = await reconnect(time.monotonic() + 30)
+        updates: list = []
+        book, reader = await synced_book(ws, stack.base_url, updates)
+        await asyncio.to_thread(random_orders, stack, 40, seed=2)
+        await asyncio.to_thread(stack.wait_until_quiet)
+        expected = await converge(book, updates, stack.base_url)
+        reader.cancel()
+        await ws.close()
+        return book, expected
+
+    book, expected = asyncio.run(scenario())
+
+    assert (book.levels("bids"), book.levels("asks")) == (expected["bids"], expected["asks"])
