@@ -4,6 +4,7 @@ journalled commands in batches, write each batch's results atomically."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from matching.engine import MatchingEngine
 from matching.engine import constants as c
 from orders.models import Order, Trade
 from riskadmin.models import Symbol
+from tradeengine.metrics import observe_matcher_batch
 
 from . import persist
 from .convert import to_engine_order
@@ -95,6 +97,7 @@ class Matcher:
         """
         if self.stale:
             self.load()
+        started = time.perf_counter()
         try:
             with transaction.atomic():
                 result = self._apply_batch()
@@ -104,6 +107,7 @@ class Matcher:
             raise
         if result.command_ids:
             self._after_commit(result)
+            observe_matcher_batch(len(result), time.perf_counter() - started)
         return result
 
     def _apply_batch(self) -> BatchResult:

@@ -35,7 +35,7 @@ BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 HISTOGRAMS = {
     "tradeengine_matcher_batch_size": ("Commands applied per matcher batch.", BATCH_SIZE_BUCKETS),
-    "tradeengine_matcher_batch_seconds": ("Time to apply and commit one matcher batch.", BATCH_SECONDS_BUCKETS),
+    "tradeengine_matcher_batch_seconds": ("Time to apply, commit and hand off one matcher batch.", BATCH_SECONDS_BUCKETS),
 }
 
 

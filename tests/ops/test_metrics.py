@@ -94,3 +94,12 @@ def test_quantile_estimates_like_histogram_quantile():
     assert metrics.quantile(histogram, 0.75) == 3
     assert metrics.quantile(None, 0.5) is None
     assert connection.vendor == "postgresql"
+
+
+def test_the_matcher_records_each_committed_batch(symbol, alice, clean_histograms):
+    place(alice, symbol, "BUY", "1", "100.00")
+    place(alice, symbol, "BUY", "1", "101.00")
+    process(symbol)
+    data = metrics.read_histogram("tradeengine_matcher_batch_size")
+    assert (data["count"], data["sum"]) == (1, 2)
+    assert metrics.read_histogram("tradeengine_matcher_batch_seconds")["count"] == 1
