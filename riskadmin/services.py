@@ -7,6 +7,7 @@ change it records: either both are stored or neither is.
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 
 import pyotp
@@ -124,8 +125,21 @@ def resume_symbol(*, symbol: Symbol, actor, reason: str = "", ip: str | None = N
 
 
 def ticker_group(symbol: Symbol) -> str:
-    """The Channels group of the "ticker:<BASE-QUOTE>" stream."""
-    return "md.ticker." + symbol.name.replace("/", "-")
+    """The Channels group of the "ticker:<BASE-QUOTE>" stream (group names
+    allow no ":"; marketdata.streams names them "md.ticker.BASE-QUOTE")."""
+    return "md.ticker." + symbol.url_name
+
+
+def status_message(symbol: Symbol) -> dict:
+    """A "status" event on the ticker stream, in the market-data publisher's
+    envelope so the WebSocket consumer relays it like any other update."""
+    return {
+        "type": "market.event",
+        "channel": f"ticker:{symbol.url_name}",
+        "sequence": 0,
+        "ts": time.time(),
+        "data": {"event": "status", "symbol": symbol.name, "status": symbol.status, "reason": symbol.halt_reason},
+    }
 
 
 def broadcast_status(symbol: Symbol) -> bool:
@@ -133,16 +147,11 @@ def broadcast_status(symbol: Symbol) -> bool:
     False (and logs) when the channel layer is down; the halt stands anyway."""
     from channels.layers import get_channel_layer
 
-    message = {
-        "type": "status",
-        "channel": f"ticker:{symbol.url_name}",
-        "data": {"symbol": symbol.name, "status": symbol.status, "reason": symbol.halt_reason},
-    }
     try:
         layer = get_channel_layer()
         if layer is None:
             return False
-        async_to_sync(layer.group_send)(ticker_group(symbol), message)
+        async_to_sync(layer.group_send)(ticker_group(symbol), status_message(symbol))
     except Exception as exc:  # Redis down or misconfigured: never undo a halt over it
         log.warning("could not broadcast the status of %s: %s", symbol.name, exc)
         return False

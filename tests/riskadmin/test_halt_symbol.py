@@ -78,9 +78,9 @@ def test_halt_is_announced_on_the_ticker_stream_after_commit(operator):
         message = async_to_sync(layer.receive)(channel)
     finally:
         async_to_sync(layer.group_discard)(services.ticker_group(symbol), channel)
-    assert message["type"] == "status"
+    assert message["type"] == "market.event"  # relayed by the WebSocket consumer as an update
     assert message["channel"] == "ticker:ETH-USDT"
-    assert message["data"] == {"symbol": "ETH/USDT", "status": "HALTED", "reason": "incident"}
+    assert message["data"] == {"event": "status", "symbol": "ETH/USDT", "status": "HALTED", "reason": "incident"}
 
 
 @pytest.mark.django_db(transaction=True)
