@@ -8,7 +8,7 @@ order states and sequence numbers.
 
 from __future__ import annotations
 
-from .book import RESTING, BookSide
+from .book import RESTING, BookSide, Level
 from .constants import (
     BUY,
     CANCEL_BOTH,
@@ -49,6 +49,11 @@ class MatchingEngine:
         self.sequence = 0  # one per applied command; the book's version
         self.trades: list[Trade] = []
         self.touched: dict[int, Order] = {}
+        # The last price at which the stop book was last seen to hold nothing
+        # that fires; None once a stop has been added since. Only a new stop or
+        # a new last price can make a stop fire, so otherwise the check after
+        # each placement is skipped. (Add stops through place/restore only.)
+        self._stops_checked_at: int | None = None
 
     # -- commands ---------------------------------------------------------
 
@@ -62,10 +67,11 @@ class MatchingEngine:
                 self.order_seq += 1
                 order.seq = self.order_seq
                 self.stops.add(order)
+                self._stops_checked_at = None
                 return
             order.triggered = True
         self._execute(order)
-        if self.stops._by_id:
+        if self.stops._by_id and self.last_price != self._stops_checked_at:
             self._fire_stops()
 
     def cancel(self, order_id: int, reason: str = CANCELLED_BY_USER) -> bool:
@@ -75,9 +81,12 @@ class MatchingEngine:
         filled, cancelled or never accepted); nothing changes then.
         """
         self.sequence += 1
-        order = self.resting.get(order_id)
+        order = self.resting.pop(order_id, None)
         if order is not None:
-            self._cancel_resting(order, reason)
+            order.status = CANCELLED
+            order.cancel_reason = reason
+            (self.bids if order.side == BUY else self.asks).remove(order)
+            self.touched[order_id] = order
             return True
         order = self.stops.remove(order_id)
         if order is None:
@@ -94,6 +103,7 @@ class MatchingEngine:
         """
         if order.status == UNTRIGGERED:
             self.stops.add(order)
+            self._stops_checked_at = None
         elif order.status in RESTING:
             (self.bids if order.side == BUY else self.asks).add(order)
             self.resting[order.id] = order
@@ -132,42 +142,64 @@ class MatchingEngine:
         return last >= order.stop_price if order.side == BUY else last <= order.stop_price
 
     def _execute(self, order: Order) -> None:
-        opposite = self.asks if order.side == BUY else self.bids
-        if order.post_only and order.price is not None:
+        """Match an order (a new one or a fired stop) and give it its state."""
+        is_buy = order.side == BUY
+        opposite = self.asks if is_buy else self.bids
+        price = order.price
+        # The best opposite level; the top of the heap is live almost always,
+        # so peek at it before paying for BookSide.best().
+        heap = opposite._heap
+        best = opposite.levels.get(heap[0] * opposite._sign) if heap else None
+        if best is None and heap:
             best = opposite.best()
-            if best is not None and (
-                best.price <= order.price if order.side == BUY else best.price >= order.price
-            ):
-                order.status = REJECTED
-                order.reject_reason = POST_ONLY_WOULD_MATCH
-                return
-        if order.time_in_force == FOK and not self._can_fill(order, opposite):
+        # An order that does not reach the best opposite level cannot trade:
+        # matching is skipped.
+        crosses = best is not None and (price is None or (best.price <= price if is_buy else best.price >= price))
+        if crosses and order.post_only and price is not None:
+            order.status = REJECTED
+            order.reject_reason = POST_ONLY_WOULD_MATCH
+            return
+        time_in_force = order.time_in_force
+        if time_in_force == FOK and not self._can_fill(order, opposite):
             order.status = CANCELLED
             order.cancel_reason = FOK_NOT_FILLED
             return
-        self._match(order, opposite)
-        self._settle_taker(order)
-
-    def _settle_taker(self, order: Order) -> None:
-        """Give the taker its state after matching: filled, cancelled or resting."""
-        if order.filled == order.quantity:
+        if crosses:
+            self._match(order, opposite, best)
+        # The taker's state after matching: filled, cancelled or resting.
+        filled = order.filled
+        if filled == order.quantity:
             order.status = FILLED
         elif order.cancel_reason:
             order.status = CANCELLED
-        elif order.price is None:
+        elif price is None:
             order.status = CANCELLED
             order.cancel_reason = MARKET_NOT_FILLED
-        elif order.time_in_force == IOC or order.time_in_force == FOK:
+        elif time_in_force == IOC or time_in_force == FOK:
             order.status = CANCELLED
-            order.cancel_reason = IOC_NOT_FILLED if order.time_in_force == IOC else FOK_NOT_FILLED
+            order.cancel_reason = IOC_NOT_FILLED if time_in_force == IOC else FOK_NOT_FILLED
         else:
-            order.status = PARTIALLY_FILLED if order.filled else OPEN
+            order.status = PARTIALLY_FILLED if filled else OPEN
             self.order_seq += 1
             order.seq = self.order_seq
-            (self.bids if order.side == BUY else self.asks).add(order)
             self.resting[order.id] = order
+            book = self.bids if is_buy else self.asks
+            level = book.levels.get(price)
+            if level is None:
+                book.add(order)
+            else:  # BookSide.add, inlined for the common case of an existing level
+                level.orders.append(order)
+                level.quantity += order.quantity - filled
+                level.count += 1
 
-    def _match(self, taker: Order, book: BookSide) -> None:
+    def _match(self, taker: Order, book: BookSide, level: Level | None) -> None:
+        """Fill `taker` against `book`, starting at its best level `level`.
+
+        Walks levels best first and each level's queue oldest first, until
+        the taker is filled, its limit price or budget is reached, the book
+        side is empty, or self-trade prevention stops it. The best level is
+        looked up again only when the current one may have changed.
+        """
         is_buy = taker.side == BUY
         limit = taker.price
         budget = taker.quote_budget if is_buy else None
@@ -178,15 +210,19 @@ class MatchingEngine:
         resting = self.resting
         levels = book.levels
         want = taker.quantity - taker.filled
-        last_price = None
-        while want > 0:
-            level = book.best()
-            if level is None:
-                break
+        trade_seq = self.trade_seq
+        if level is not None:
             price = level.price
-            if limit is not None and (price > limit if is_buy else price < limit):
-                break
             queue = level.orders
+        while want > 0:
+            if level is None:
+                level = book.best()
+                if level is None:
+                    break
+                price = level.price
+                if limit is not None and (price > limit if is_buy else price < limit):
+                    break
+                queue = level.orders
             maker = queue[0]
             if maker.status not in RESTING:  # cancelled while queued
                 queue.popleft()
@@ -199,6 +235,7 @@ class MatchingEngine:
                 if stp == CANCEL_BOTH:
                     taker.cancel_reason = SELF_TRADE_PREVENTED
                     break
+                level = None  # the cancel may have deleted or compacted it
                 continue
             qty = maker.quantity - maker.filled
             if qty > want:
@@ -217,10 +254,9 @@ class MatchingEngine:
             taker.spent += notional
             want -= qty
             level.quantity -= qty
-            self.trade_seq += 1
-            trades.append(Trade(self.trade_seq, price, qty, maker, taker))
+            trade_seq += 1
+            trades.append(Trade(trade_seq, price, qty, maker, taker))
             touched[maker.id] = maker
-            last_price = price
             if maker.filled == maker.quantity:
                 maker.status = FILLED
                 queue.popleft()
@@ -228,10 +264,12 @@ class MatchingEngine:
                 level.count -= 1
                 if level.count == 0:
                     del levels[price]
+                    level = None
             else:
                 maker.status = PARTIALLY_FILLED
-        if last_price is not None:
-            self.last_price = last_price
+        if trade_seq != self.trade_seq:
+            self.trade_seq = trade_seq
+            self.last_price = trades[-1].price
 
     def _can_fill(self, taker: Order, book: BookSide) -> bool:
         """Whether matching now would fill the whole order (FOK pre-check)."""
@@ -271,6 +309,7 @@ class MatchingEngine:
         while self.last_price is not None:
             fired = self.stops.pop_triggered(self.last_price)
             if not fired:
+                self._stops_checked_at = self.last_price
                 return
             for order in fired:
                 order.triggered = True

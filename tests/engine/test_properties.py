@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from matching.engine import MatchingEngine, Order
 from matching.engine import constants as c
 
-from .factories import state
+from .factories import copy_order, state
 
 KINDS = ("limit", "limit", "limit", "post_only", "ioc", "fok", "market", "stop_market", "stop_limit", "cancel", "cancel")
 STP_MODES = (c.CANCEL_TAKER, c.CANCEL_MAKER, c.CANCEL_BOTH, c.STP_NONE)
@@ -55,7 +55,7 @@ def build(order_id: int, cmd: tuple) -> Order | None:
 def apply(engine: MatchingEngine, orders: dict[int, Order], index: int, cmd: tuple) -> None:
     order = build(index + 1, cmd)
     if order is None:
-        target = cmd[-1] % (len(orders) + 2)  # sometimes an id that never existed
+        target = cmd[-1] % (index + 2)  # an earlier order, or an id that never existed
         engine.cancel(target)
     else:
         orders[order.id] = order
@@ -169,3 +169,44 @@ def test_draining_in_batches_does_not_change_the_outcome(stream, batch):
     touched_ids |= {o.id for o in touched}
     assert [t.as_tuple() for t in trades] == [t.as_tuple() for t in whole]
     assert touched_ids == set(orders)
+
+
+def restored_copy(engine: MatchingEngine) -> tuple[MatchingEngine, dict[int, Order]]:
+    """A fresh engine rebuilt from `engine` the way the matcher loads a book."""
+    stored = sorted(list(engine.resting.values()) + engine.stops.orders(), key=lambda o: o.seq)
+    fresh = MatchingEngine()
+    copies = {}
+    for order in stored:
+        copy = copy_order(order)
+        copies[copy.id] = copy
+        fresh.restore(copy)
+    fresh.last_price = engine.last_price
+    fresh.trade_seq = engine.trade_seq
+    fresh.order_seq = engine.order_seq
+    fresh.sequence = engine.sequence
+    return fresh, copies
+
+
+@SETTINGS
+@given(streams, streams)
+def test_a_restored_book_continues_exactly_like_the_original(first, second):
+    engine = MatchingEngine()
+    orders: dict[int, Order] = {}
+    for index, cmd in enumerate(first):
+        apply(engine, orders, index, cmd)
+    engine.drain()
+    restored, restored_orders = restored_copy(engine)
+    assert restored.depth(1000) == engine.depth(1000)
+    for index, cmd in enumerate(second, start=len(first)):
+        apply(engine, orders, index, cmd)
+        apply(restored, restored_orders, index, cmd)
+    trades_a, trades_b = engine.drain()[0], restored.drain()[0]
+    assert [t.as_tuple() for t in trades_a] == [t.as_tuple() for t in trades_b]
+    for order_id, order in restored_orders.items():
+        assert state(order) == state(orders[order_id])
+    assert restored.depth(1000) == engine.depth(1000)
+    assert (restored.last_price, restored.trade_seq, restored.order_seq) == (
+        engine.last_price,
+        engine.trade_seq,
+        engine.order_seq,
+    )

@@ -143,3 +143,32 @@ def test_stop_that_fires_with_no_liquidity_is_touched_and_ends():
     _, touched = engine.drain()
     assert [o.id for o in touched] == [2, 3, 1]
     assert (order.status, order.cancel_reason) == (c.CANCELLED, c.MARKET_NOT_FILLED)
+
+
+def test_restored_stop_that_the_last_price_already_fires_runs_on_the_next_placement():
+    engine = MatchingEngine()
+    engine.restore(limit(1, BUY, 5, 90, user=2, status=c.OPEN, seq=1))
+    engine.restore(stop(2, SELL, 2, 95, status=c.UNTRIGGERED, seq=2))
+    engine.last_price = 94  # as the host sets it after loading the book
+    engine.place(limit(3, SELL, 1, 120, user=3))  # trades nothing
+    assert trade_tuples(engine) == [(90, 2, 1, 2)]
+    assert engine.get(2) is None and engine.get(1).filled == 2
+
+
+def test_stops_are_checked_again_when_the_last_price_is_set_from_outside():
+    engine = engine_with(limit(1, BUY, 5, 90, user=2), last_price=100)
+    order = stop(2, SELL, 2, 95)
+    engine.place(order)
+    engine.place(limit(3, SELL, 1, 120, user=3))
+    assert order.status == c.UNTRIGGERED
+    engine.last_price = 95
+    engine.place(limit(4, SELL, 1, 121, user=3))
+    assert (order.status, order.filled) == (c.FILLED, 2)
+
+
+def test_a_trade_at_an_unchanged_price_fires_nothing_new():
+    engine = engine_with(limit(1, BUY, 5, 96, user=2), limit(2, SELL, 1, 96, user=3), limit(9, BUY, 5, 80, user=2))
+    order = stop(3, SELL, 1, 95)
+    engine.place(order)
+    engine.place(limit(4, SELL, 1, 96, user=3))
+    assert engine.last_price == 96 and order.status == c.UNTRIGGERED
