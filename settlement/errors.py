@@ -11,3 +11,9 @@ class InvalidAmount(DomainError):
     code = "INVALID_AMOUNT"
     status = 400
     default_message = "The amount must be positive."
+
+
+class DepositReferenceConflict(DomainError):
+    code = "DEPOSIT_REFERENCE_CONFLICT"
+    status = 409
+    default_message = "This reference was already used for a different deposit."

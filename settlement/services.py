@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import ledger
-from .errors import InsufficientBalance, InvalidAmount
+from .errors import DepositReferenceConflict, InsufficientBalance, InvalidAmount
 from .ledger import AVAILABLE, EXTERNAL, LOCKED, Line, move
 from .models import Balance, LedgerEntry
 
@@ -27,15 +27,19 @@ def deposit(*, user_id: int, asset: str, amount: Decimal, reference: str = "") -
     """Credit an external deposit to a user's available balance.
 
     `reference` (e.g. the wallet's transaction id) makes a repeated call a
-    no-op; without one, every call is a new deposit.
+    no-op; without one, every call is a new deposit. Reusing a reference for
+    a different user, asset or amount raises DepositReferenceConflict.
     """
     if not amount.is_finite() or amount <= 0:
         raise InvalidAmount(amount=str(amount))
+    asset = asset.upper()
     reference = f"deposit:{reference or uuid.uuid4().hex}"
-    if not LedgerEntry.objects.filter(reference=reference).exists():
-        asset = asset.upper()
+    credited = LedgerEntry.objects.filter(reference=reference, bucket=AVAILABLE).values_list("account_id", "asset", "amount").first()
+    if credited is None:
         ledger.post(kind=Kind.DEPOSIT, reference=reference, lines=move(user_id, asset, amount, source=EXTERNAL, target=AVAILABLE, leg="deposit"))
-    return Balance.objects.get(user_id=user_id, asset=asset.upper())
+    elif credited != (user_id, asset, amount):
+        raise DepositReferenceConflict(reference=reference.removeprefix("deposit:"))
+    return Balance.objects.get(user_id=user_id, asset=asset)
 
 
 def available_for_update(*, user_id: int, asset: str) -> Decimal:

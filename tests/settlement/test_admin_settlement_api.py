@@ -53,6 +53,17 @@ def test_a_repeated_deposit_reference_credits_once(operator_api, carol):
     assert balance(carol, "BTC") == (D("1.25"), D("0"))
 
 
+def test_a_deposit_reference_reused_for_another_user_is_a_409(operator_api, carol):
+    dave = make_user("dave")
+    operator_api.post(DEPOSITS, {"user_id": carol.id, "asset": "BTC", "amount": "1", "reference": "chain-tx-9"}, format="json")
+
+    response = operator_api.post(DEPOSITS, {"user_id": dave.id, "asset": "BTC", "amount": "1", "reference": "chain-tx-9"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "DEPOSIT_REFERENCE_CONFLICT"
+    assert balance(dave, "BTC") == (D("0"), D("0"))
+
+
 def test_deposits_without_a_reference_each_credit(operator_api, carol):
     for _ in range(2):
         operator_api.post(DEPOSITS, {"user_id": carol.id, "asset": "BTC", "amount": "1"}, format="json")

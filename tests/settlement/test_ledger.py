@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
 from settlement import ledger, services
-from settlement.errors import InsufficientBalance, InvalidAmount
+from settlement.errors import DepositReferenceConflict, InsufficientBalance, InvalidAmount
 from settlement.ledger import AVAILABLE, EXTERNAL, LOCKED, Line, UnbalancedPosting
 from settlement.models import Balance, LedgerEntry
 from tests.factories import make_user, place
@@ -108,6 +108,27 @@ def test_a_deposit_repeated_with_the_same_reference_credits_once():
 
     assert (result.available, result.locked) == (D("2.5"), D("0"))
     assert LedgerEntry.objects.filter(reference="deposit:tx-1").count() == 2
+
+
+@pytest.mark.parametrize("other", [{"user": "dave"}, {"asset": "BTC"}, {"amount": D("3")}])
+def test_a_deposit_reference_reused_for_a_different_deposit_is_refused(other):
+    carol, dave = make_user("carol"), make_user("dave")
+    services.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
+    repeat = {"user_id": carol.id, "asset": "ETH", "amount": D("2.5")}
+    repeat.update({"user_id": dave.id} if "user" in other else other)
+
+    with pytest.raises(DepositReferenceConflict):
+        services.deposit(reference="tx-1", **repeat)
+
+    assert balance(carol, "ETH") == (D("2.5"), D("0"))
+    assert not Balance.objects.filter(user=dave).exists()
+
+
+def test_a_repeated_deposit_may_spell_the_asset_in_lower_case():
+    carol = make_user("carol")
+    services.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
+
+    assert services.deposit(user_id=carol.id, asset="eth", amount=D("2.50"), reference="tx-1").available == D("2.5")
 
 
 def test_deposits_without_a_reference_are_each_credited():

@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from settlement.errors import InvalidAmount
+from settlement.errors import DepositReferenceConflict, InvalidAmount
 from settlement.services import deposit
 
 
@@ -27,4 +27,6 @@ class Command(BaseCommand):
             balance = deposit(user_id=user.id, asset=asset, amount=Decimal(amount), reference=reference)
         except (InvalidOperation, InvalidAmount):
             raise CommandError(f"invalid amount {amount!r}: give a positive decimal") from None
+        except DepositReferenceConflict as exc:
+            raise CommandError(f"{exc.message} ({reference})") from None
         self.stdout.write(f"{username} {balance.asset}: available {balance.available:f}, locked {balance.locked:f}")
