@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.engine import MatchingEngine, Order
+from matching.engine.stops import StopBook
 from matching.engine import constants as c
 
 from .factories import copy_order, state
@@ -210,3 +211,34 @@ def test_a_restored_book_continues_exactly_like_the_original(first, second):
         engine.trade_seq,
         engine.order_seq,
     )
+
+
+stop_commands = st.lists(
+    st.tuples(st.sampled_from(("add", "add", "remove", "pop")), st.booleans(), st.integers(90, 110), st.integers(0, 200)),
+    max_size=120,
+)
+
+
+@SETTINGS
+@given(stop_commands)
+def test_stop_book_fires_like_a_sorted_scan(commands):
+    """StopBook against a plain model: every stop in the book, oldest first."""
+    book = StopBook()
+    model: dict[int, Order] = {}  # insertion order = age within a price
+    for step, (kind, is_buy, price, pick) in enumerate(commands):
+        if kind == "add":
+            order = Order(step, 1, c.BUY if is_buy else c.SELL, 1, type=c.STOP_MARKET, stop_price=price)
+            book.add(order)
+            model[order.id] = order
+        elif kind == "remove":
+            order_id = pick % (step + 1)
+            assert book.remove(order_id) is model.pop(order_id, None)
+        else:
+            buys = sorted((o for o in model.values() if o.side == c.BUY and o.stop_price <= price), key=lambda o: o.stop_price)
+            sells = sorted((o for o in model.values() if o.side == c.SELL and o.stop_price >= price), key=lambda o: -o.stop_price)
+            expected = buys + sells  # sorted() is stable: oldest first within a price
+            assert book.pop_triggered(price) == expected
+            for order in expected:
+                del model[order.id]
+        assert len(book) == len(model)
+        assert {o.id for o in book.orders()} == set(model)

@@ -172,3 +172,20 @@ def test_a_trade_at_an_unchanged_price_fires_nothing_new():
     engine.place(order)
     engine.place(limit(4, SELL, 1, 96, user=3))
     assert engine.last_price == 96 and order.status == c.UNTRIGGERED
+
+
+def test_stop_book_forgets_cancelled_prices():
+    book = StopBook()
+    for i in range(1, 201):
+        book.add(stop(i, BUY if i % 2 else SELL, 1, 1000 + i if i % 2 else 1000 - i, seq=i))
+    for i in range(1, 191):
+        book.remove(i)
+    for i in range(1, 191, 2):  # the same prices again, new orders
+        book.add(stop(1000 + i, BUY, 1, 1000 + i, seq=1000 + i))
+    assert len(book._buy_heap) <= 2 * len(book._buys) + 16
+    assert len(book._sell_heap) <= 2 * len(book._sells) + 16
+    fired = book.pop_triggered(1300)
+    assert [o.stop_price for o in fired] == sorted(o.stop_price for o in fired)
+    assert len(fired) == 95 + 5
+    assert [o.id for o in book.pop_triggered(0)] == [192, 194, 196, 198, 200]
+    assert len(book) == 0
