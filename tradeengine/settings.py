@@ -208,6 +208,9 @@ WALLET_BREAKER_FAILURE_THRESHOLD = env.int("WALLET_BREAKER_FAILURE_THRESHOLD", d
 WALLET_BREAKER_RESET_SECONDS = env.float("WALLET_BREAKER_RESET_SECONDS", default=10.0)
 # Redis key of the breaker's shared state; empty = derived from the database name.
 WALLET_BREAKER_KEY = env.str("WALLET_BREAKER_KEY", default="")
+# The Celery queue settlement (and every other) task goes to. Deployments that
+# share one Redis (end-to-end test stacks do) give each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
 LOGGING = {
     "version": 1,

@@ -82,6 +82,9 @@ class E2EDatabase:
             "MATCHER_IDLE_POLL_SECONDS": "0.5",
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "PYTHONUNBUFFERED": "1",
+            # Stacks share one Redis: each gets its own task queue, so no
+            # stack's worker takes another's tasks.
+            "CELERY_TASK_DEFAULT_QUEUE": f"celery.{name}",
         }
         self.env.pop("CELERY_BROKER_URL", None)  # the broker follows REDIS_URL
 
@@ -253,10 +256,18 @@ class Stack:
 
 
 @pytest.fixture
-def stack(e2e_db, tmp_path, request):
+def stack_env() -> dict[str, str]:
+    """Extra environment for every process of the stack; a test module
+    overrides this fixture to configure them (e.g. a wallet service)."""
+    return {}
+
+
+@pytest.fixture
+def stack(e2e_db, stack_env, tmp_path, request):
     """daphne + matcher + Celery worker, all up; killed at teardown."""
     log_dir = tmp_path / "logs"
-    log_dir.mkdir()
+    log_dir.mkdir(exist_ok=True)
+    e2e_db.env.update(stack_env)
     stack = Stack(e2e_db, log_dir)
     request.node.stash[_stack_key] = stack
     try:
