@@ -1,0 +1,355 @@
+"""Benchmark of the pure matching core (matching/engine), no database or I/O.
+
+    python bench/engine_bench.py [--ops 1000000] [--seed 42]
+
+A seeded command stream (about 60% limit, 25% cancel of a live order, 10%
+market, 5% IOC) is generated first, then replayed into a fresh engine. Only
+the engine calls are timed; the engine is drained every 100 commands, as the
+matcher does once per batch. Separate passes measure per-command latency and
+memory, so neither instrument slows the throughput figure. Finally the stop
+book's trigger check is timed with 10k and 100k untriggered stops resting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from matching.engine import MatchingEngine, Order  # noqa: E402
+from matching.engine import constants as c  # noqa: E402
+
+BATCH = 100  # commands per drain, like one matcher batch
+MID = 100_000  # ticks: 1000.00 at a 0.01 tick
+USERS = 1000
+
+# ---------------------------------------------------------------- the stream
+# A command is ("cancel", order_id) or ("place", id, user, side, qty, price,
+# type, time_in_force, quote_budget). Cancels pick an order that is live at
+# that point: the generator runs its own engine to know which ones are.
+
+
+def generate(ops: int, seed: int) -> list[tuple]:
+    rng = random.Random(seed)
+    shadow = MatchingEngine()
+    live: list[int] = []  # GTC limit ids that may still rest (checked lazily)
+    commands: list[tuple] = []
+    mid = MID
+    next_id = 1
+    for i in range(ops):
+        if rng.random() < 0.05:  # the mid drifts slowly
+            mid += rng.choice((-1, 1))
+        roll = rng.random()
+        cmd = None
+        if roll < 0.25:  # cancel a random live order
+            while live and cmd is None:
+                k = rng.randrange(len(live))
+                live[k], live[-1] = live[-1], live[k]
+                candidate = live.pop()
+                if candidate in shadow.resting:
+                    cmd = ("cancel", candidate)
+            if cmd is None:
+                roll = 0.5  # nothing live to cancel: place a limit instead
+        if cmd is None:
+            side = c.BUY if rng.random() < 0.5 else c.SELL
+            sign = -1 if side == c.BUY else 1  # passive bids sit below the mid, asks above
+            user = rng.randint(1, USERS)
+            if roll < 0.85:  # GTC limit
+                if rng.random() < 0.15:  # marketable: crosses the spread
+                    price = mid - sign * rng.randint(1, 4)
+                else:
+                    price = mid + sign * (1 + int(rng.expovariate(1 / 8)))
+                qty = 1 + int(rng.expovariate(1 / 10))
+                cmd = ("place", next_id, user, side, qty, price, c.LIMIT, c.GTC, None)
+                live.append(next_id)
+            elif roll < 0.95:  # market; half the buys carry a quote budget
+                qty = 1 + int(rng.expovariate(1 / 6))
+                budget = qty * (mid + 10) if side == c.BUY and rng.random() < 0.5 else None
+                cmd = ("place", next_id, user, side, qty, None, c.MARKET, c.GTC, budget)
+            else:  # IOC limit up to a few ticks through the mid
+                qty = 1 + int(rng.expovariate(1 / 8))
+                price = mid - sign * rng.randint(0, 5)
+                cmd = ("place", next_id, user, side, qty, price, c.LIMIT, c.IOC, None)
+            next_id += 1
+        commands.append(cmd)
+        if cmd[0] == "cancel":
+            shadow.cancel(cmd[1])
+        else:
+            shadow.place(build(cmd))
+        if i % BATCH == BATCH - 1:
+            shadow.drain()
+    return commands
+
+
+def build(cmd: tuple) -> Order:
+    _, order_id, user, side, qty, price, kind, tif, budget = cmd
+    return Order(order_id, user, side, qty, price, type=kind, time_in_force=tif, quote_budget=budget)
+
+
+def materialize(commands: list[tuple]) -> list[tuple]:
+    """Fresh engine inputs: (True, Order) to place, (False, id) to cancel."""
+    return [(False, cmd[1]) if cmd[0] == "cancel" else (True, build(cmd)) for cmd in commands]
+
+
+# ---------------------------------------------------------------- the passes
+
+
+def run_throughput(stream: list[tuple]) -> tuple[float, int, MatchingEngine]:
+    engine = MatchingEngine("BENCH")
+    place, cancel, drain = engine.place, engine.cancel, engine.drain
+    batches = [stream[i : i + BATCH] for i in range(0, len(stream), BATCH)]
+    trades = 0
+    gc.collect()
+    start = time.perf_counter()
+    for batch in batches:
+        for is_place, arg in batch:
+            if is_place:
+                place(arg)
+            else:
+                cancel(arg)
+        trades += len(drain()[0])
+    elapsed = time.perf_counter() - start
+    return elapsed, trades, engine
+
+
+def run_latency(stream: list[tuple]) -> list[int]:
+    """Nanoseconds of every single command (drain time not included)."""
+    engine = MatchingEngine("BENCH")
+    place, cancel, drain = engine.place, engine.cancel, engine.drain
+    clock = time.perf_counter_ns
+    samples = [0] * len(stream)
+    gc.collect()
+    for i, (is_place, arg) in enumerate(stream):
+        if is_place:
+            t0 = clock()
+            place(arg)
+            samples[i] = clock() - t0
+        else:
+            t0 = clock()
+            cancel(arg)
+            samples[i] = clock() - t0
+        if i % BATCH == BATCH - 1:
+            drain()
+    return samples
+
+
+def timer_overhead() -> int:
+    clock = time.perf_counter_ns
+    best = []
+    for _ in range(100_000):
+        t0 = clock()
+        best.append(clock() - t0)
+    best.sort()
+    return best[len(best) // 2]
+
+
+def run_memory(commands: list[tuple]) -> tuple[int, int]:
+    """Peak bytes traced (tracemalloc) while the engine runs the stream.
+
+    Orders are built one per command inside the traced run, as the matcher
+    builds them from its rows, and dropped after each drain unless they rest;
+    so the peak is the engine's working set: the resting orders, their levels,
+    queues, dicts and heaps, and one batch of trades and changed orders. The
+    command list itself is allocated before tracing starts.
+    """
+    engine = MatchingEngine("BENCH")
+    gc.collect()
+    tracemalloc.start()
+    for i, cmd in enumerate(commands):
+        if cmd[0] == "place":
+            engine.place(build(cmd))
+        else:
+            engine.cancel(cmd[1])
+        if i % BATCH == BATCH - 1:
+            engine.drain()
+    engine.drain()
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak, current
+
+
+def percentile(sorted_values: list[int], q: float) -> int:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# ---------------------------------------------------------------- stop checks
+
+
+def stop_orders(resting: int, seed: int, first_id: int, last: int, gap: int) -> list[Order]:
+    """`resting` stop-market orders, half buys above `last + gap`, half sells
+    below `last - gap`, each at a stop price of its own."""
+    rng = random.Random(seed)
+    half = resting // 2
+    buys = rng.sample(range(last + gap, last + gap + 4 * half), half)
+    sells = rng.sample(range(last - gap - 4 * half, last - gap), resting - half)
+    orders = []
+    for i, stop_price in enumerate(buys + sells):
+        side = c.BUY if i < half else c.SELL
+        orders.append(
+            Order(first_id + i, 1 + i % USERS, side, 1, None, type=c.STOP_MARKET, stop_price=stop_price)
+        )
+    return orders
+
+
+def stop_bench(resting: int, seed: int) -> None:
+    """Time StopBook.pop_triggered(last) directly, idle and when k stops fire."""
+    engine = MatchingEngine("STOPS")
+    last = MID
+    engine.last_price = last
+    for order in stop_orders(resting, seed, 1, last, 1):
+        engine.place(order)
+    engine.drain()
+    stops = engine.stops
+    assert len(stops) == resting
+    pop = stops.pop_triggered
+    clock = time.perf_counter_ns
+
+    calls = 200_000
+    gc.collect()
+    t0 = clock()
+    for _ in range(calls):
+        pop(last)
+    idle_ns = (clock() - t0) / calls
+    assert len(stops) == resting
+    print(f"  {resting:>7,} stops resting, nothing fires: {idle_ns / 1000:7.3f} us per check ({calls:,} checks)")
+
+    buy_prices = sorted(o.stop_price for o in stops.orders() if o.side == c.BUY)
+    for k in (1, 10, 100, 1000):
+        rounds = 500 if k <= 100 else 50
+        trigger = buy_prices[k - 1]  # the k lowest buy stops fire
+        total_ns = 0
+        for _ in range(rounds):
+            t0 = clock()
+            fired = pop(trigger)
+            total_ns += clock() - t0
+            assert len(fired) == k
+            for order in fired:  # put them back for the next round (not timed)
+                stops.add(order)
+        per_check = total_ns / rounds
+        print(
+            f"  {resting:>7,} stops resting, {k:>4} fire:       {per_check / 1000:7.1f} us per check,"
+            f" {per_check / k / 1000:6.2f} us per fired stop"
+        )
+
+
+def throughput_with_stops(commands: list[tuple], resting: int, seed: int) -> None:
+    """The main stream again, with `resting` stops that never fire waiting."""
+    far = 1_000_000  # ticks away from the mid: out of reach of the stream
+    results = []
+    for _ in range(3):
+        engine = MatchingEngine("BENCH")
+        for order in stop_orders(resting, seed, 10**9, MID, far):
+            engine.place(order)
+        engine.drain()
+        stream = materialize(commands)
+        place, cancel, drain = engine.place, engine.cancel, engine.drain
+        batches = [stream[i : i + BATCH] for i in range(0, len(stream), BATCH)]
+        gc.collect()
+        start = time.perf_counter()
+        for batch in batches:
+            for is_place, arg in batch:
+                if is_place:
+                    place(arg)
+                else:
+                    cancel(arg)
+            drain()
+        results.append(time.perf_counter() - start)
+        assert len(engine.stops) == resting
+    results.sort()
+    print(
+        f"  {resting:>7,} stops resting: best {len(commands) / results[0]:,.0f} ops/s,"
+        f" median {len(commands) / results[1]:,.0f} ops/s"
+    )
+
+
+# ---------------------------------------------------------------- main
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", type=int, default=1_000_000, help="commands in the stream")
+    parser.add_argument("--seed", type=int, default=42, help="random seed of the stream")
+    parser.add_argument("--skip-stops", action="store_true", help="skip the stop-trigger benchmark")
+    args = parser.parse_args()
+
+    print(f"machine: {platform.platform()}; {cpu_model()}; {os.cpu_count()} cpus")
+    print(f"python:  {platform.python_implementation()} {platform.python_version()}")
+    print(f"stream:  {args.ops:,} commands, seed {args.seed}, drain every {BATCH}")
+
+    t0 = time.perf_counter()
+    commands = generate(args.ops, args.seed)
+    kinds = {"limit": 0, "cancel": 0, "market": 0, "ioc": 0}
+    for cmd in commands:
+        if cmd[0] == "cancel":
+            kinds["cancel"] += 1
+        elif cmd[6] == c.MARKET:
+            kinds["market"] += 1
+        elif cmd[7] == c.IOC:
+            kinds["ioc"] += 1
+        else:
+            kinds["limit"] += 1
+    mix = ", ".join(f"{k} {100 * v / len(commands):.1f}%" for k, v in kinds.items())
+    print(f"         generated in {time.perf_counter() - t0:.1f} s (not timed): {mix}")
+
+    print("\nthroughput (engine calls only):")
+    results = []
+    for attempt in range(3):
+        elapsed, trades, engine = run_throughput(materialize(commands))
+        results.append(elapsed)
+        print(f"  run {attempt + 1}: {args.ops / elapsed:>10,.0f} ops/s  ({elapsed:.3f} s, {trades:,} trades)")
+    best = min(results)
+    print(f"  best: {args.ops / best:,.0f} ops/s; median: {args.ops / sorted(results)[1]:,.0f} ops/s")
+    print(
+        f"  final book: {len(engine.resting):,} resting orders, {len(engine.bids)} bid / {len(engine.asks)} ask levels,"
+        f" best {engine.best_bid()} / {engine.best_ask()}"
+    )
+
+    print("\nlatency (every command timed with perf_counter_ns in a separate pass):")
+    samples = run_latency(materialize(commands))
+    overhead = timer_overhead()
+    places = sorted(s for s, cmd in zip(samples, commands) if cmd[0] == "place")
+    cancels = sorted(s for s, cmd in zip(samples, commands) if cmd[0] == "cancel")
+    samples.sort()
+    for name, values in (("all", samples), ("place", places), ("cancel", cancels)):
+        print(
+            f"  {name:<6} p50 {percentile(values, 0.50) / 1000:6.2f} us  p99 {percentile(values, 0.99) / 1000:6.2f} us"
+            f"  p99.9 {percentile(values, 0.999) / 1000:7.2f} us  max {values[-1] / 1000:9.1f} us"
+        )
+    print(f"  (includes the timer's own cost, median {overhead} ns per reading pair)")
+
+    print("\nmemory:")
+    peak, current = run_memory(commands)
+    print(f"  engine working set, tracemalloc peak: {peak / 2**20:.1f} MiB (at the end {current / 2**20:.1f} MiB)")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(f"  process max RSS (getrusage, whole benchmark incl. the pre-generated streams): {maxrss / 1024:.0f} MiB")
+
+    if not args.skip_stops:
+        print("\nstop trigger check, StopBook.pop_triggered(last) timed directly:")
+        for resting in (10_000, 100_000):
+            stop_bench(resting, args.seed)
+        print("\nthroughput of the same stream with untriggered stops resting (they never fire):")
+        for resting in (10_000, 100_000):
+            throughput_with_stops(commands, resting, args.seed)
+
+
+if __name__ == "__main__":
+    main()
