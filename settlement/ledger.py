@@ -6,10 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
-from .models import Balance, LedgerEntry
+from .models import LedgerEntry
 
 ZERO = Decimal("0")
 AVAILABLE = LedgerEntry.Bucket.AVAILABLE
@@ -68,22 +68,53 @@ def record(*, kind: str, reference: str, lines: list[Line]) -> list[Line]:
     return lines
 
 
+# A CHECK constraint is tested on the proposed row before ON CONFLICT applies,
+# so negative deltas cannot travel through an upsert: rows are created
+# first, locked in key order (no deadlocks between postings), then updated.
+CREATE_MISSING = """
+INSERT INTO settlement_balance (user_id, asset, available, locked, updated_at)
+VALUES {rows} ON CONFLICT (user_id, asset) DO NOTHING
+"""
+LOCK_IN_ORDER = """
+SELECT 1 FROM settlement_balance WHERE (user_id, asset) IN ({keys})
+ORDER BY user_id, asset FOR UPDATE
+"""
+ADD_DELTAS = """
+UPDATE settlement_balance AS b
+SET available = b.available + d.available, locked = b.locked + d.locked, updated_at = %s
+FROM (VALUES {rows}) AS d(user_id, asset, available, locked)
+WHERE b.user_id = d.user_id AND b.asset = d.asset
+"""
+
+
 def _apply_to_balances(lines: list[Line]) -> None:
+    """Add the lines to the balances: three statements whatever their number.
+
+    A balance that would go below zero violates its CHECK constraint and the
+    whole posting fails.
+    """
     deltas: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for line in lines:
         if line.bucket == EXTERNAL:
             continue
         deltas[(line.account_id, line.asset)][0 if line.bucket == AVAILABLE else 1] += line.amount
-    deltas = {key: delta for key, delta in deltas.items() if delta != [ZERO, ZERO]}
-    if not deltas:
+    rows = sorted((key, delta) for key, delta in deltas.items() if delta != [ZERO, ZERO])
+    if not rows:
         return
-    Balance.objects.bulk_create(
-        [Balance(user_id=user_id, asset=asset) for user_id, asset in deltas], ignore_conflicts=True
-    )
     now = timezone.now()
-    for (user_id, asset), (available, locked) in sorted(deltas.items()):
-        Balance.objects.filter(user_id=user_id, asset=asset).update(
-            available=F("available") + available, locked=F("locked") + locked, updated_at=now
+    keys = [key for key, _ in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CREATE_MISSING.format(rows=", ".join(["(%s, %s, 0, 0, %s)"] * len(keys))),
+            [value for user_id, asset in keys for value in (user_id, asset, now)],
+        )
+        cursor.execute(
+            LOCK_IN_ORDER.format(keys=", ".join(["(%s, %s)"] * len(keys))),
+            [value for key in keys for value in key],
+        )
+        cursor.execute(
+            ADD_DELTAS.format(rows=", ".join(["(%s::bigint, %s::varchar, %s::numeric, %s::numeric)"] * len(rows))),
+            [now] + [value for (user_id, asset), (available, locked) in rows for value in (user_id, asset, available, locked)],
         )
 
 
