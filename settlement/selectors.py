@@ -1,5 +1,6 @@
 """Reads of balances."""
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from .models import Balance
@@ -35,7 +36,7 @@ def settlement_queue_stats(*, window_seconds: int = 3600) -> dict:
     )["avg"]
     finished = recent_counts["settled"] + recent_counts["failed"]
     try:
-        queue_size = get_redis().llen("celery")
+        queue_size = get_redis().llen(settings.CELERY_TASK_DEFAULT_QUEUE)
     except Exception:  # the broker being down is itself worth showing, not an error
         queue_size = None
     return {

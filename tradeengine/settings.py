@@ -114,6 +114,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An unacknowledged task (its worker was killed) is redelivered after this;
+# settlement is idempotent, so an early redelivery costs nothing.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=300)}
 CELERY_BEAT_SCHEDULE = {
     "sweep-unsettled-trades": {
         "task": "settlement.tasks.sweep_unsettled",
