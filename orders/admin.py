@@ -1,21 +1,9 @@
 from django.contrib import admin
 
 from settlement.services import retry_failed_settlements
+from tradeengine.admin import ReadOnlyAdmin
 
 from .models import Fill, Order, Trade
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Orders and trades change only through the matcher and services."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)

@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.template.response import TemplateResponse
 
+from tradeengine.admin import ReadOnlyAdmin
+
 from . import services
 from .models import AuditLog, Symbol, SymbolLimit, UserLimit
 
@@ -124,7 +126,7 @@ class UserLimitAdmin(AuditedLimitAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """Read-only: the database refuses changes anyway."""
 
     list_display = ["created_at", "actor_name", "action", "target", "ip"]
@@ -132,15 +134,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     search_fields = ["actor_name", "target", "action"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_at", "actor", "actor_name", "action", "target", "payload", "ip"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 User = get_user_model()

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from tradeengine.admin import ReadOnlyAdmin
+
 from .models import Balance, LedgerEntry
 
 
@@ -17,18 +19,9 @@ class BalanceAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     """Append-only: no add, change or delete here (the database refuses them too)."""
 
     list_display = ["id", "created_at", "account", "asset", "bucket", "amount", "kind", "reference", "leg"]
     list_filter = ["kind", "bucket", "asset"]
     search_fields = ["reference", "account__username"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

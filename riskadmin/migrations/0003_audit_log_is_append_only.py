@@ -1,30 +1,13 @@
-"""The audit log is append-only: the database itself refuses UPDATE and DELETE.
-
-TRUNCATE stays possible: it is a database owner's tool (and how the test
-suite resets tables), not something the application can issue.
-"""
+"""The audit log is append-only: the database itself refuses UPDATE and DELETE."""
 
 from django.db import migrations
 
-FORBID = """
-CREATE OR REPLACE FUNCTION riskadmin_auditlog_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'riskadmin_auditlog is append-only (% refused)', TG_OP;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER riskadmin_auditlog_append_only
-BEFORE UPDATE OR DELETE ON riskadmin_auditlog
-FOR EACH ROW EXECUTE FUNCTION riskadmin_auditlog_append_only();
-"""
-
-ALLOW = """
-DROP TRIGGER IF EXISTS riskadmin_auditlog_append_only ON riskadmin_auditlog;
-DROP FUNCTION IF EXISTS riskadmin_auditlog_append_only();
-"""
+from tradeengine.append_only import allow_changes_sql, forbid_changes_sql
 
 
 class Migration(migrations.Migration):
     dependencies = [("riskadmin", "0002_limits_totp_audit")]
 
-    operations = [migrations.RunSQL(FORBID, ALLOW)]
+    operations = [
+        migrations.RunSQL(forbid_changes_sql("riskadmin_auditlog"), allow_changes_sql("riskadmin_auditlog"))
+    ]
