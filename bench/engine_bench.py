@@ -1,13 +1,16 @@
 """Benchmark of the pure matching core (matching/engine), no database or I/O.
 
-    python bench/engine_bench.py [--ops 1000000] [--seed 42]
+    python bench/engine_bench.py [--ops 1000000] [--seed 42] [--runs 5] [--skip-stops]
 
 A seeded command stream (about 60% limit, 25% cancel of a live order, 10%
-market, 5% IOC) is generated first, then replayed into a fresh engine. Only
-the engine calls are timed; the engine is drained every 100 commands, as the
-matcher does once per batch. Separate passes measure per-command latency and
-memory, so neither instrument slows the throughput figure. Finally the stop
-book's trigger check is timed with 10k and 100k untriggered stops resting.
+market, 5% IOC) is generated first, and its orders are built before the clock
+starts; then the stream is replayed into a fresh engine, timing only the
+engine calls. The engine is drained every 100 commands, as the matcher does
+once per batch. Separate passes measure per-command latency (every command
+timed with perf_counter_ns) and memory (tracemalloc), so neither instrument
+slows the throughput figure. Finally the stop book's trigger check is timed
+with 10k and 100k untriggered stops resting, and the stream is replayed again
+with those stops waiting in the engine.
 """
 
 from __future__ import annotations
@@ -95,48 +98,48 @@ def build(cmd: tuple) -> Order:
     return Order(order_id, user, side, qty, price, type=kind, time_in_force=tif, quote_budget=budget)
 
 
-def materialize(commands: list[tuple]) -> list[tuple]:
-    """Fresh engine inputs: (True, Order) to place, (False, id) to cancel."""
-    return [(False, cmd[1]) if cmd[0] == "cancel" else (True, build(cmd)) for cmd in commands]
+def materialize(commands: list[tuple], engine: MatchingEngine) -> list[tuple]:
+    """Calls ready to make on `engine`: (engine.place, fresh Order) or
+    (engine.cancel, order id), so the timed loop only calls."""
+    place, cancel = engine.place, engine.cancel
+    return [(cancel, cmd[1]) if cmd[0] == "cancel" else (place, build(cmd)) for cmd in commands]
+
+
+def run_batches(calls: list[tuple], engine: MatchingEngine) -> tuple[float, int]:
+    """Make the calls, draining after every BATCH of them; (seconds, trades)."""
+    batches = [calls[i : i + BATCH] for i in range(0, len(calls), BATCH)]
+    drain = engine.drain
+    trades = 0
+    gc.collect()
+    start = time.perf_counter()
+    for batch in batches:
+        for call, arg in batch:
+            call(arg)
+        trades += len(drain()[0])
+    return time.perf_counter() - start, trades
 
 
 # ---------------------------------------------------------------- the passes
 
 
-def run_throughput(stream: list[tuple]) -> tuple[float, int, MatchingEngine]:
+def run_throughput(commands: list[tuple]) -> tuple[float, int, MatchingEngine]:
     engine = MatchingEngine("BENCH")
-    place, cancel, drain = engine.place, engine.cancel, engine.drain
-    batches = [stream[i : i + BATCH] for i in range(0, len(stream), BATCH)]
-    trades = 0
-    gc.collect()
-    start = time.perf_counter()
-    for batch in batches:
-        for is_place, arg in batch:
-            if is_place:
-                place(arg)
-            else:
-                cancel(arg)
-        trades += len(drain()[0])
-    elapsed = time.perf_counter() - start
+    elapsed, trades = run_batches(materialize(commands, engine), engine)
     return elapsed, trades, engine
 
 
-def run_latency(stream: list[tuple]) -> list[int]:
+def run_latency(commands: list[tuple]) -> list[int]:
     """Nanoseconds of every single command (drain time not included)."""
     engine = MatchingEngine("BENCH")
-    place, cancel, drain = engine.place, engine.cancel, engine.drain
+    calls = materialize(commands, engine)
+    drain = engine.drain
     clock = time.perf_counter_ns
-    samples = [0] * len(stream)
+    samples = [0] * len(calls)
     gc.collect()
-    for i, (is_place, arg) in enumerate(stream):
-        if is_place:
-            t0 = clock()
-            place(arg)
-            samples[i] = clock() - t0
-        else:
-            t0 = clock()
-            cancel(arg)
-            samples[i] = clock() - t0
+    for i, (call, arg) in enumerate(calls):
+        t0 = clock()
+        call(arg)
+        samples[i] = clock() - t0
         if i % BATCH == BATCH - 1:
             drain()
     return samples
@@ -189,8 +192,8 @@ def stop_orders(resting: int, seed: int, first_id: int, last: int, gap: int) -> 
     below `last - gap`, each at a stop price of its own."""
     rng = random.Random(seed)
     half = resting // 2
-    buys = rng.sample(range(last + gap, last + gap + 4 * half), half)
-    sells = rng.sample(range(last - gap - 4 * half, last - gap), resting - half)
+    buys = rng.sample(range(last + gap, last + gap + half), half)
+    sells = rng.sample(range(last - gap - (resting - half), last - gap), resting - half)
     orders = []
     for i, stop_price in enumerate(buys + sells):
         side = c.BUY if i < half else c.SELL
@@ -243,26 +246,15 @@ def stop_bench(resting: int, seed: int) -> None:
 
 def throughput_with_stops(commands: list[tuple], resting: int, seed: int) -> None:
     """The main stream again, with `resting` stops that never fire waiting."""
-    far = 1_000_000  # ticks away from the mid: out of reach of the stream
+    far = MID * 2 // 5  # 40% away from the mid: out of reach of the stream
     results = []
     for _ in range(3):
         engine = MatchingEngine("BENCH")
         for order in stop_orders(resting, seed, 10**9, MID, far):
             engine.place(order)
         engine.drain()
-        stream = materialize(commands)
-        place, cancel, drain = engine.place, engine.cancel, engine.drain
-        batches = [stream[i : i + BATCH] for i in range(0, len(stream), BATCH)]
-        gc.collect()
-        start = time.perf_counter()
-        for batch in batches:
-            for is_place, arg in batch:
-                if is_place:
-                    place(arg)
-                else:
-                    cancel(arg)
-            drain()
-        results.append(time.perf_counter() - start)
+        elapsed, _ = run_batches(materialize(commands, engine), engine)
+        results.append(elapsed)
         assert len(engine.stops) == resting
     results.sort()
     print(
@@ -288,11 +280,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=1_000_000, help="commands in the stream")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the stream")
+    parser.add_argument("--runs", type=int, default=5, help="timed throughput runs (best and median shown)")
     parser.add_argument("--skip-stops", action="store_true", help="skip the stop-trigger benchmark")
     args = parser.parse_args()
 
     print(f"machine: {platform.platform()}; {cpu_model()}; {os.cpu_count()} cpus")
     print(f"python:  {platform.python_implementation()} {platform.python_version()}")
+    print(f"load:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at start)")
     print(f"stream:  {args.ops:,} commands, seed {args.seed}, drain every {BATCH}")
 
     t0 = time.perf_counter()
@@ -312,19 +306,20 @@ def main() -> None:
 
     print("\nthroughput (engine calls only):")
     results = []
-    for attempt in range(3):
-        elapsed, trades, engine = run_throughput(materialize(commands))
+    for attempt in range(args.runs):
+        elapsed, trades, engine = run_throughput(commands)
         results.append(elapsed)
         print(f"  run {attempt + 1}: {args.ops / elapsed:>10,.0f} ops/s  ({elapsed:.3f} s, {trades:,} trades)")
     best = min(results)
-    print(f"  best: {args.ops / best:,.0f} ops/s; median: {args.ops / sorted(results)[1]:,.0f} ops/s")
+    median = sorted(results)[len(results) // 2]
+    print(f"  best: {args.ops / best:,.0f} ops/s; median: {args.ops / median:,.0f} ops/s")
     print(
         f"  final book: {len(engine.resting):,} resting orders, {len(engine.bids)} bid / {len(engine.asks)} ask levels,"
         f" best {engine.best_bid()} / {engine.best_ask()}"
     )
 
     print("\nlatency (every command timed with perf_counter_ns in a separate pass):")
-    samples = run_latency(materialize(commands))
+    samples = run_latency(commands)
     overhead = timer_overhead()
     places = sorted(s for s, cmd in zip(samples, commands) if cmd[0] == "place")
     cancels = sorted(s for s, cmd in zip(samples, commands) if cmd[0] == "cancel")
@@ -349,6 +344,7 @@ def main() -> None:
         print("\nthroughput of the same stream with untriggered stops resting (they never fire):")
         for resting in (10_000, 100_000):
             throughput_with_stops(commands, resting, args.seed)
+    print(f"\nload:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at the end)")
 
 
 if __name__ == "__main__":
