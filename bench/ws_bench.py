@@ -1,8 +1,10 @@
 """WebSocket delivery benchmark: N clients subscribed to trades:BTC-USDT, a
-trade generator over HTTP, and the latency from a trade's commit (its
+trade generator over HTTP (a resting SELL, then crossing BUYs from several
+concurrent HTTP clients), and the latency from a trade's commit (its
 executed_at) to each client's receipt.
 
     python bench/ws_bench.py --clients 1000 --rate 20 --seconds 20
+    python bench/ws_bench.py --separate-api ...   # orders through a second daphne
     python bench/ws_bench.py --url http://127.0.0.1:8000 ...   # a running exchange (demo users)
 
 Without --url it starts its own exchange (daphne, matcher, Celery worker) on
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CHANNEL = "trades:BTC-USDT"
 
 
-def start_exchange(log_dir: Path):
+def start_exchange(log_dir: Path, separate_api: bool):
     from tests.e2e.conftest import PASSWORD, E2EDatabase, Stack, _admin_connect
 
     name = f"te_wsbench_{secrets.token_hex(4)}"
@@ -45,14 +47,20 @@ def start_exchange(log_dir: Path):
     stack.start_worker()
     stack.start_daphne()
     stack.start_matcher()
+    api = stack
+    if separate_api:  # a second daphne on the same database serves the orders
+        api = Stack(db, log_dir)
+        api.start_daphne()
 
     def stop():
+        if api is not stack:
+            api.stop_all()
         stack.stop_all()
         with _admin_connect() as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
-    return stack.base_url, stop
+    return stack.base_url, api.base_url, stop
 
 
 def token(base_url: str, username: str, password: str) -> str:
@@ -61,81 +69,127 @@ def token(base_url: str, username: str, password: str) -> str:
     return response.json()["access"]
 
 
-def generate_trades(base_url: str, password: str, rate: float, seconds: float, stop: threading.Event, counts: dict) -> None:
-    """Each trade: a resting SELL from alice, then a crossing BUY from bob."""
-    sessions = {}
-    for name in ("alice", "bob"):
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {token(base_url, name, password)}"
-        sessions[name] = session
+def generate_trades(base_url: str, password: str, rate: float, seconds: float, workers: int, counts: dict) -> None:
+    """Resting liquidity first (one large SELL from alice), then small crossing
+    BUYs from bob at `rate` per second, from `workers` concurrent HTTP clients:
+    one order makes one trade."""
+    bob_token = token(base_url, "bob", password)
+    alice = requests.Session()
+    alice.headers["Authorization"] = f"Bearer {token(base_url, 'alice', password)}"
+    quantity = Decimal("0.001")
+    total = int(rate * seconds) + 1
+    body = {"symbol": "BTC/USDT", "type": "LIMIT", "price": "50000.00"}
+    resting = alice.post(f"{base_url}/api/v1/orders", json={**body, "side": "SELL", "quantity": str(quantity * total)}, timeout=30)
+    resting.raise_for_status()
+    time.sleep(0.5)  # the SELL rests before the first BUY
+    lock = threading.Lock()
     started = time.monotonic()
-    n = 0
-    while not stop.is_set() and time.monotonic() - started < seconds:
-        due = started + n / rate
-        if (delay := due - time.monotonic()) > 0:
-            time.sleep(delay)
-        body = {"symbol": "BTC/USDT", "type": "LIMIT", "quantity": "0.001", "price": "50000.00"}
-        sessions["alice"].post(f"{base_url}/api/v1/orders", json={**body, "side": "SELL"}, timeout=30)
-        answer = sessions["bob"].post(f"{base_url}/api/v1/orders", json={**body, "side": "BUY"}, timeout=30)
-        if answer.status_code in (201, 202):
-            counts["trades"] += 1
-        n += 1
+    next_n = [0]
+
+    def worker() -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {bob_token}"
+        while True:
+            with lock:
+                n = next_n[0]
+                next_n[0] += 1
+            due = started + n / rate
+            if n >= total - 1 or due - started >= seconds:
+                return
+            if (delay := due - time.monotonic()) > 0:
+                time.sleep(delay)
+            answer = session.post(f"{base_url}/api/v1/orders", json={**body, "side": "BUY", "quantity": str(quantity)}, timeout=30)
+            with lock:
+                counts["orders"] += 1
+                counts["accepted"] += answer.status_code in (201, 202)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts["elapsed"] = time.monotonic() - started
 
 
-async def client(ws_url: str, latencies: list, ready: asyncio.Event, stats: dict, done: asyncio.Event) -> None:
+async def client(ws_url: str, arrivals: list, ready: asyncio.Event, stats: dict, done: asyncio.Event) -> None:
     async with websockets.connect(ws_url, open_timeout=60, max_queue=None) as ws:
         await ws.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
+        async for raw in ws:  # counted once subscribed: its snapshot came
+            if '"snapshot"' in raw and json.loads(raw).get("type") == "snapshot":
+                break
         stats["connected"] += 1
         if stats["connected"] == stats["clients"]:
             ready.set()
-        while not done.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 1.0)
-            except asyncio.TimeoutError:
-                continue
+        async for raw in ws:  # until cancelled at the end of the run
             received = time.time()
-            message = json.loads(raw)
-            if message.get("type") == "ping":
+            if '"ping"' in raw and json.loads(raw).get("type") == "ping":
                 await ws.send(json.dumps({"op": "pong"}))
-            elif message.get("channel") == CHANNEL and message.get("type") == "update":
-                for trade in message["data"]:
-                    executed = datetime.fromisoformat(trade["executed_at"].replace("Z", "+00:00")).timestamp()
-                    latencies.append(received - executed)
+            elif '"error"' in raw and json.loads(raw).get("type") == "error":
+                stats["errors"] += 1
+            else:
+                arrivals.append((received, raw))  # parsed after the run: the clients stay cheap
 
 
-async def run(base_url: str, args) -> dict:
+def latencies_of(arrivals: list, seen: set) -> list[float]:
+    latencies = []
+    for received, raw in arrivals:
+        message = json.loads(raw)
+        if message.get("channel") == CHANNEL and message.get("type") == "update":
+            for trade in message["data"]:
+                seen.add(trade["id"])
+                executed = datetime.fromisoformat(trade["executed_at"].replace("Z", "+00:00")).timestamp()
+                latencies.append(received - executed)
+    return latencies
+
+
+async def run(base_url: str, api_url: str, args) -> dict:
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
-    latencies: list[float] = []
-    stats = {"connected": 0, "clients": args.clients}
+    arrivals: list[tuple[float, str]] = []
+    seen: set[int] = set()
+    stats = {"connected": 0, "clients": args.clients, "errors": 0}
     ready, done = asyncio.Event(), asyncio.Event()
     tasks = []
     for i in range(args.clients):
-        tasks.append(asyncio.create_task(client(ws_url, latencies, ready, stats, done)))
+        tasks.append(asyncio.create_task(client(ws_url, arrivals, ready, stats, done)))
         if i % 50 == 49:
             await asyncio.sleep(0.05)  # don't stampede the accept queue
-    await asyncio.wait_for(ready.wait(), 120)
-    await asyncio.sleep(1)  # subscriptions settle
-    counts = {"trades": 0}
-    stop = threading.Event()
-    generator = asyncio.to_thread(generate_trades, base_url, args.password, args.rate, args.seconds, stop, counts)
-    await generator
-    await asyncio.sleep(3)  # let the last messages arrive
+    await asyncio.wait_for(ready.wait(), 120)  # every client has its snapshot
+    await asyncio.sleep(1)
+    counts = {"orders": 0, "accepted": 0, "elapsed": 0.0}
+    await asyncio.to_thread(generate_trades, api_url, args.password, args.rate, args.seconds, args.http_clients, counts)
+    # Let the last messages arrive: until nothing new came for 2 s (at most 60 s).
+    drain_until = time.monotonic() + 60
+    while time.monotonic() < drain_until:
+        count = len(arrivals)
+        await asyncio.sleep(2)
+        if len(arrivals) == count:
+            break
     done.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    ordered = sorted(latencies)
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    results = [r for r in results if not isinstance(r, asyncio.CancelledError)]
+    ordered = sorted(latencies_of(arrivals, seen))
 
     def pct(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
+    trades = len(seen)  # trades that reached at least one client
     return {
         "clients": args.clients,
-        "trades": counts["trades"],
+        "separate_api_daphne": args.separate_api,
+        "asked_rate": args.rate,
+        "orders_sent": counts["orders"],
+        "orders_accepted": counts["accepted"],
+        "trades": trades,
+        "trade_rate": round(trades / counts["elapsed"], 1) if counts["elapsed"] else None,
         "deliveries": len(ordered),
-        "expected_deliveries": counts["trades"] * args.clients,
+        "expected_deliveries": trades * args.clients,
         "p50_ms": round(pct(0.50), 1),
         "p99_ms": round(pct(0.99), 1),
         "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
         "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else None,
+        "client_errors": stats["errors"] + sum(isinstance(r, BaseException) for r in results),
     }
 
 
@@ -144,15 +198,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="trades per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--http-clients", type=int, default=4, help="concurrent HTTP clients placing the orders")
     parser.add_argument("--url", default="", help="base URL of a running exchange (default: start one)")
+    parser.add_argument("--api-url", default="", help="base URL for the orders (default: --url)")
+    parser.add_argument("--separate-api", action="store_true",
+                        help="when starting an exchange: a second daphne serves the orders, the first only /ws")
     parser.add_argument("--password", default="demo-pass-123", help="password of the demo users alice and bob")
     args = parser.parse_args()
     stop = None
     base_url = args.url.rstrip("/")
+    api_url = args.api_url.rstrip("/") or base_url
     if not base_url:
-        base_url, stop = start_exchange(Path(tempfile.mkdtemp(prefix="ws-bench-")))
+        base_url, api_url, stop = start_exchange(Path(tempfile.mkdtemp(prefix="ws-bench-")), args.separate_api)
     try:
-        result = asyncio.run(run(base_url, args))
+        result = asyncio.run(run(base_url, api_url, args))
     finally:
         if stop is not None:
             stop()

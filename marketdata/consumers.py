@@ -1,10 +1,13 @@
 """The WebSocket endpoint /ws: subscriptions to market-data streams and to
-the caller's own orders, relayed from Channels groups.
+the caller's own orders.
 
 Client ops: subscribe / unsubscribe {channels: [...]}, auth {token}, ping,
 pong. Server messages: {channel, type: snapshot|update, sequence, data};
-errors {type: error, error: {code, message}}. The consumer validates,
-manages groups and relays; what it relays is built by the publisher.
+errors {type: error, error: {code, message}}. Public streams reach the
+consumer from this process's fan-out (`fanout`), the caller's orders from a
+per-user Channels group. Every outgoing frame goes through one bounded queue
+per connection, drained by a writer task: a client whose queue fills up is
+closed as a slow consumer.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from riskadmin.models import Symbol
 
 from . import selectors
+from .fanout import frame, get_fanout
 from .stats import stats
 from .streams import ORDERS, Stream, StreamError, parse_stream, user_group
 
@@ -34,25 +38,33 @@ CLOSE_IDLE = 4000
 CLOSE_SLOW = 4008
 SNAPSHOT_TRADES = 50
 SNAPSHOT_CANDLES = 100
-
+SUBSCRIBER_WAIT_SECONDS = 2.0
 
 class MarketDataConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.streams: dict[str, Stream] = {}
-        self.stream_groups: dict[str, str] = {}  # stream name -> group
-        self.depth_sequence: dict[str, int] = {}
+        self.private_group: str | None = None  # the "orders" group joined
+        self.depth_sequence: dict[str, int] = {}  # last depth sequence queued per stream
+        # Public streams whose snapshot is being read: their updates wait here.
+        self.pending: dict[str, list[tuple[str, int | None, float, str]]] = {}
+        self.outbox: asyncio.Queue = asyncio.Queue(maxsize=settings.WS_MAX_BACKLOG)
         self.user_id: int | None = None
         self.closing = False
         self.last_seen = self.last_ping = time.monotonic()
+        self.fanout = get_fanout()
+        self.fanout.start()
         await self.accept()
         stats.connections += 1
+        self.writer = asyncio.create_task(self._write())
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code) -> None:
         heartbeat = getattr(self, "heartbeat", None)
         if heartbeat is None:
             return
+        self.closing = True
         heartbeat.cancel()
+        self.writer.cancel()
         stats.connections -= 1
         for name in list(self.streams):
             await self._leave(name)
@@ -92,15 +104,22 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
             if stream.kind != ORDERS and not await database_sync_to_async(_symbol_exists)(stream.symbol):
                 await self._error("UNKNOWN_SYMBOL", f"No such symbol: {stream.symbol}.")
                 continue
-            # Join first, then read the snapshot: updates queue up meanwhile
-            # and those the snapshot already covers are skipped.
-            group = user_group(self.user_id) if stream.kind == ORDERS else stream.group
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.streams[stream.name], self.stream_groups[stream.name] = stream, group
+            # Listen first, then read the snapshot: updates wait in `pending`
+            # meanwhile, and those the snapshot already covers are skipped.
+            if stream.kind == ORDERS:
+                self.private_group = user_group(self.user_id)
+                await self.channel_layer.group_add(self.private_group, self.channel_name)
+            else:
+                self.pending[stream.name] = []
+                self.fanout.add(stream.name, self)
+            self.streams[stream.name] = stream
             stats.subscribed(stream.name)
             added.append(stream)
-        if added:
-            await self._send({"type": "subscribed", "channels": [s.name for s in added]})
+        if not added:
+            return
+        await self._send({"type": "subscribed", "channels": [s.name for s in added]})
+        if any(s.kind != ORDERS for s in added) and not await self.fanout.wait_connected(SUBSCRIBER_WAIT_SECONDS):
+            log.warning("market data subscriber not connected to Redis: updates start once it is")
         for stream in added:
             await self._send_snapshot(stream)
 
@@ -142,48 +161,93 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
 
     # -- relaying ---------------------------------------------------------
 
-    async def market_event(self, event: dict) -> None:
-        """A group message from the publisher."""
-        name = event["channel"]
-        if self.closing or name not in self.streams:
+    def deliver(self, stream: str, last: int | None, ts: float, text: str) -> None:
+        """An update of a public stream, from the fan-out (never blocks)."""
+        if self.closing or stream not in self.streams:
             return
-        if await self._too_slow(event):
-            return
-        if name.startswith("depth:"):
-            data = event["data"]
-            if data["last"] <= self.depth_sequence.get(name, 0):
-                return  # already in the snapshot this client got
-            self.depth_sequence[name] = data["last"]
-        await self._send({"channel": name, "type": "update", "sequence": event["sequence"], "data": event["data"]})
+        pending = self.pending.get(stream)
+        if pending is None:
+            self._queue((stream, last, ts, text))
+        elif len(pending) < settings.WS_MAX_BACKLOG:
+            pending.append((stream, last, ts, text))
+        else:
+            self._too_slow("updates piled up while its snapshot was read")
 
-    async def _too_slow(self, event: dict) -> bool:
-        lag = time.time() - event.get("ts", time.time())
-        buffer = getattr(self.channel_layer, "receive_buffer", {}).get(self.channel_name)
-        backlog = buffer.qsize() if buffer is not None else 0
-        if lag <= settings.WS_MAX_LAG_SECONDS and backlog <= settings.WS_MAX_BACKLOG:
-            return False
+    async def market_event(self, event: dict) -> None:
+        """A group message from the publisher: the caller's orders."""
+        if not self.closing and event["channel"] in self.streams:
+            self._queue(frame(event))
+
+    def _queue(self, item: tuple[str | None, int | None, float, str]) -> None:
+        try:
+            self.outbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self._too_slow(f"{self.outbox.qsize()} messages queued")
+
+    async def _write(self) -> None:
+        """Send the queued frames in order; depth updates the client's snapshot
+        already covers are skipped."""
+        while True:
+            stream, last, ts, text = await self.outbox.get()
+            if self.closing:
+                return
+            if stream is not None:
+                if stream not in self.streams:
+                    continue  # unsubscribed since
+                if last is not None:
+                    if last <= self.depth_sequence.get(stream, 0):
+                        continue
+                    self.depth_sequence[stream] = last
+                if time.time() - ts > settings.WS_MAX_LAG_SECONDS:
+                    self._too_slow(f"{time.time() - ts:.1f} s behind")
+                    return
+            await self.send(text_data=text)
+            stats.messages_sent += 1
+
+    def _too_slow(self, why: str) -> None:
+        if self.closing:
+            return
         self.closing = True
+        backlog = self.outbox.qsize() + sum(len(p) for p in self.pending.values())
         stats.slow_consumers_closed += 1
         stats.messages_dropped += 1 + backlog
-        log.info("closing a slow WebSocket consumer: %.1f s behind, %d messages queued", lag, backlog)
-        await self._error("SLOW_CONSUMER", "The connection fell too far behind; reconnect and resubscribe.")
+        for name, stream in self.streams.items():
+            if stream.kind != ORDERS:
+                self.fanout.discard(name, self)
+        log.info("closing a slow WebSocket consumer: %s", why)
+        self.closer = asyncio.create_task(self._close_slow())
+
+    async def _close_slow(self) -> None:
+        error = {"type": "error", "error": {"code": "SLOW_CONSUMER",
+                                             "message": "The connection fell too far behind; reconnect and resubscribe."}}
+        await self.send(text_data=json.dumps(error))
+        stats.messages_sent += 1
         await self.close(code=CLOSE_SLOW)
-        return True
 
     async def _send_snapshot(self, stream: Stream) -> None:
         if stream.kind == ORDERS:
             return  # updates only: the REST API has the current orders
         data, sequence = await database_sync_to_async(_snapshot)(stream)
+        pending = self.pending.pop(stream.name, None)
+        if pending is None or self.closing:
+            return  # unsubscribed (or closed) meanwhile
+        text = json.dumps({"channel": stream.name, "type": "snapshot", "sequence": sequence, "data": data})
+        self._queue((None, None, 0.0, text))
         if stream.kind == "depth":
             self.depth_sequence[stream.name] = sequence
-        await self._send({"channel": stream.name, "type": "snapshot", "sequence": sequence, "data": data})
+        for item in pending:
+            self._queue(item)
 
     async def _leave(self, name: str) -> None:
-        group = self.stream_groups.pop(name)
-        self.streams.pop(name)
+        stream = self.streams.pop(name)
         self.depth_sequence.pop(name, None)
+        self.pending.pop(name, None)
         stats.unsubscribed(name)
-        await self.channel_layer.group_discard(group, self.channel_name)
+        if stream.kind == ORDERS:
+            group, self.private_group = self.private_group, None
+            await self.channel_layer.group_discard(group, self.channel_name)
+        else:
+            self.fanout.discard(name, self)
 
     async def _heartbeat(self) -> None:
         """Ping an idle client; close it if it stays silent."""
@@ -205,8 +269,9 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "error", "error": {"code": code, "message": message}})
 
     async def _send(self, content: dict) -> None:
-        await self.send(text_data=json.dumps(content))
-        stats.messages_sent += 1
+        """A reply or snapshot: queued behind what is already waiting."""
+        if not self.closing:
+            self._queue((None, None, 0.0, json.dumps(content)))
 
 
 def _symbol_exists(name: str) -> bool:

@@ -20,3 +20,14 @@ def ws_stats_prefix() -> str:
 
 def publisher_stats_key() -> str:
     return f"marketdata:{_database()}:publisher"
+
+
+def stream_channel(stream_name: str) -> str:
+    """The Redis pub/sub channel of a public stream ("trades:BTC-USDT")."""
+    return f"md:{_database()}:{stream_name}"
+
+
+def stream_channel_pattern() -> str:
+    """The PSUBSCRIBE pattern of every public stream of this installation."""
+    name = "".join("\\" + c if c in "*?[]\\" else c for c in _database())
+    return f"md:{name}:*"

@@ -1,5 +1,7 @@
 """Publishing the matcher's committed batches: the order-book snapshot in
-Redis and Channels group messages for every stream.
+Redis, one Redis PUBLISH per public stream message (each daphne process fans
+it out to its own clients, see `fanout`) and Channels group messages for the
+per-user "orders" stream.
 
 The matcher only puts each batch's `BookChange` on a bounded queue; a
 background thread renders and sends it. Redis being slow or gone therefore
@@ -128,27 +130,40 @@ class Publisher:
             log.exception("publishing market data failed: %s", exc)
 
     def _publish(self, change: BookChange) -> None:
-        self._store_snapshot(change)
         if change.snapshot_only:
+            self._send_public(change, [])
             return
         messages = self._messages(change)
-        if messages:
-            self._run_async(self._send_all(messages))
+        public = [body for target, body in messages if target is None]
+        self._send_public(change, public)
+        private = [(target, body) for target, body in messages if target is not None]
+        if private:
+            self._run_async(self._send_all(private))
 
-    def _store_snapshot(self, change: BookChange) -> None:
+    def _send_public(self, change: BookChange, messages: list[dict]) -> None:
+        """The snapshot, then each public message once: one round trip."""
+        pipe = self._redis_client().pipeline(transaction=False)
+        pipe.set(keys.book_snapshot_key(change.symbol.name), json.dumps(self._snapshot(change)))
+        for body in messages:
+            pipe.publish(keys.stream_channel(body["channel"]), json.dumps(body))
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            self._log_error("could not store the order book snapshot or publish market data: %s", exc)
+
+    @staticmethod
+    def _snapshot(change: BookChange) -> dict:
         scale = change.symbol.scale
-        snapshot = {
+        return {
             "symbol": change.symbol.name,
             "sequence": change.last_sequence,
             "bids": render.levels(scale, render.top(change.bids, SNAPSHOT_LEVELS, descending=True), descending=True),
             "asks": render.levels(scale, render.top(change.asks, SNAPSHOT_LEVELS, descending=False), descending=False),
         }
-        try:
-            self._redis_client().set(keys.book_snapshot_key(change.symbol.name), json.dumps(snapshot))
-        except redis.RedisError as exc:
-            self._log_error("could not store the order book snapshot: %s", exc)
 
-    def _messages(self, change: BookChange) -> list[tuple[str, dict]]:
+    def _messages(self, change: BookChange) -> list[tuple[str | None, dict]]:
+        """(target, body): target None = a public stream (published once),
+        else the Channels group of one user's orders."""
         symbol, scale = change.symbol, change.symbol.scale
         now = time.time()
 
@@ -156,7 +171,7 @@ class Publisher:
             return {"type": MESSAGE_TYPE, "channel": stream_name, "sequence": sequence, "data": data, "ts": now}
 
         depth = stream_of("depth", symbol.name)
-        out = [(depth.group, message(depth.name, change.last_sequence, {
+        out = [(None, message(depth.name, change.last_sequence, {
             "symbol": symbol.name,
             "first": change.first_sequence,
             "last": change.last_sequence,
@@ -167,17 +182,17 @@ class Publisher:
         if change.trades:
             buckets.add_trades(change.trades)
             trades = stream_of("trades", symbol.name)
-            out.append((trades.group, message(trades.name, change.trades[-1]["sequence"],
+            out.append((None, message(trades.name, change.trades[-1]["sequence"],
                                               [render.trade(scale, t) for t in change.trades])))
             at = change.trades[-1]["executed_at"]
             for interval in INTERVALS:
                 row = buckets.candle(interval, at)
                 if row is not None:
                     stream = stream_of("candles", symbol.name, interval)
-                    out.append((stream.group, message(stream.name, change.trades[-1]["sequence"], render.candle(scale, row))))
+                    out.append((None, message(stream.name, change.trades[-1]["sequence"], render.candle(scale, row))))
         if change.trades or self._top_changed(change):
             stream = stream_of("ticker", symbol.name)
-            out.append((stream.group, message(stream.name, change.last_sequence, self._ticker(change, buckets))))
+            out.append((None, message(stream.name, change.last_sequence, self._ticker(change, buckets))))
         for user_id, data in self._per_user(change).items():
             out.append((user_group(user_id), message("orders", change.last_sequence, data)))
         return out
@@ -231,7 +246,7 @@ class Publisher:
         sends = [asyncio.wait_for(layer.group_send(group, body), self.timeout) for group, body in messages]
         for result in await asyncio.gather(*sends, return_exceptions=True):
             if isinstance(result, BaseException):
-                self._log_error("could not send market data: %r", result)
+                self._log_error("could not send order updates: %r", result)
 
     # -- plumbing -----------------------------------------------------------
 

@@ -190,10 +190,14 @@ MARKETDATA_PUBLISH_TIMEOUT = env.float("MARKETDATA_PUBLISH_TIMEOUT", default=1.0
 # timeout without any client frame; daphne also pings at the protocol level.
 WS_PING_SECONDS = env.float("WS_PING_SECONDS", default=20.0)
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
-# A connection whose messages wait longer than this, or more of them than
-# WS_MAX_BACKLOG, is closed as a slow consumer.
+# Each connection has an outgoing queue of WS_MAX_BACKLOG frames; a connection
+# whose queue is full, or whose updates wait longer than WS_MAX_LAG_SECONDS, is
+# closed as a slow consumer (4008).
 WS_MAX_LAG_SECONDS = env.float("WS_MAX_LAG_SECONDS", default=10.0)
 WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=400)
+# Each daphne process's market-data subscriber pings Redis this often when
+# idle, to notice a dead connection and reconnect.
+WS_FANOUT_HEALTH_SECONDS = env.float("WS_FANOUT_HEALTH_SECONDS", default=5.0)
 WS_MAX_SUBSCRIPTIONS = env.int("WS_MAX_SUBSCRIPTIONS", default=100)
 WS_STATS_FLUSH_SECONDS = env.float("WS_STATS_FLUSH_SECONDS", default=2.0)
 

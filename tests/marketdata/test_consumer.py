@@ -1,6 +1,9 @@
-"""The /ws consumer over an in-process ASGI app (channels.testing)."""
+"""The /ws consumer over an in-process ASGI app (channels.testing); public
+streams reach it through the in-process fan-out, fed by Redis pub/sub."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -8,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
+from marketdata.fanout import get_fanout
 from marketdata.selectors import websocket_connection_stats
 from marketdata.stats import stats
 from tests.factories import place
@@ -187,6 +191,8 @@ def test_connection_statistics_reach_the_selector(symbol):
     async def scenario():
         ws = await connected()
         await send(ws, {"op": "subscribe", "channels": ["depth:BTC-USDT", "trades:BTC-USDT"]})
+        await ws.receive_json_from(timeout=TIMEOUT)  # the two snapshots
+        await ws.receive_json_from(timeout=TIMEOUT)
         await stats.maybe_flush(force=True)
         during = await in_db(websocket_connection_stats)
         await ws.disconnect()
@@ -199,3 +205,84 @@ def test_connection_statistics_reach_the_selector(symbol):
     assert during["subscriptions"] == {"depth:BTC-USDT": 1, "trades:BTC-USDT": 1}
     assert during["messages_sent"] >= 2
     assert after["connections"] == 0 and after["subscriptions"] == {}
+
+
+def depth_message(sequence: int) -> dict:
+    data = {"symbol": "BTC/USDT", "first": sequence, "last": sequence, "bids": [], "asks": []}
+    return {"channel": "depth:BTC-USDT", "sequence": sequence, "data": data, "ts": time.time()}
+
+
+def test_depth_updates_during_the_snapshot_wait_and_older_ones_are_skipped(symbol, monkeypatch):
+    def slow_snapshot(stream):
+        time.sleep(0.3)  # the fan-out keeps delivering meanwhile
+        return {"symbol": "BTC/USDT", "sequence": 5, "bids": [], "asks": []}, 5
+
+    monkeypatch.setattr("marketdata.consumers._snapshot", slow_snapshot)
+
+    async def scenario():
+        ws = await connected()
+        ack = await send(ws, {"op": "subscribe", "channels": ["depth:BTC-USDT"]})
+        for sequence in (4, 5, 6):
+            get_fanout().dispatch(depth_message(sequence))
+        snapshot = await ws.receive_json_from(timeout=TIMEOUT)
+        update = await ws.receive_json_from(timeout=TIMEOUT)
+        get_fanout().dispatch(depth_message(6))  # a repeat: nothing new
+        get_fanout().dispatch(depth_message(7))
+        following = await ws.receive_json_from(timeout=TIMEOUT)
+        nothing_more = await ws.receive_nothing(timeout=0.2)
+        await ws.disconnect()
+        return ack, snapshot, update, following, nothing_more
+
+    ack, snapshot, update, following, nothing_more = run(scenario)
+
+    assert ack["type"] == "subscribed"
+    assert (snapshot["type"], snapshot["sequence"]) == ("snapshot", 5)
+    assert (update["type"], update["sequence"], update["data"]["first"]) == ("update", 6, 6)
+    assert set(update) == {"channel", "type", "sequence", "data"}
+    assert following["sequence"] == 7 and nothing_more
+
+
+def test_a_client_whose_queue_fills_up_is_closed_as_slow(symbol, settings):
+    settings.WS_MAX_BACKLOG = 3
+
+    async def scenario():
+        ws = await connected()
+        await send(ws, {"op": "subscribe", "channels": ["depth:BTC-USDT"]})
+        await ws.receive_json_from(timeout=TIMEOUT)  # the snapshot
+        before = stats.slow_consumers_closed
+        for sequence in range(100, 110):  # no await between: the writer cannot keep up
+            get_fanout().dispatch(depth_message(sequence))
+        error = await ws.receive_json_from(timeout=TIMEOUT)
+        closed = await ws.receive_output(timeout=TIMEOUT)
+        subscribers = dict(get_fanout().subscribers)
+        await ws.disconnect()
+        return error, closed, stats.slow_consumers_closed - before, subscribers
+
+    error, closed, slow, subscribers = run(scenario)
+
+    assert error["error"]["code"] == "SLOW_CONSUMER"
+    assert closed == {"type": "websocket.close", "code": 4008}
+    assert slow == 1
+    assert "depth:BTC-USDT" not in subscribers  # the fan-out stopped feeding it at once
+
+
+def test_one_fanout_feeds_every_local_subscriber_of_a_stream(symbol, alice, bob, inline_publisher):
+    async def scenario():
+        clients = [await connected() for _ in range(3)]
+        for ws in clients:
+            await send(ws, {"op": "subscribe", "channels": ["trades:BTC-USDT"]})
+            await ws.receive_json_from(timeout=TIMEOUT)
+        received_before = get_fanout().messages
+        await in_db(place, alice, symbol, "BUY", "1", "50000.00")
+        await in_db(place, bob, symbol, "SELL", "1", "50000.00")
+        await in_db(process, symbol)
+        updates = [await ws.receive_json_from(timeout=TIMEOUT) for ws in clients]
+        for ws in clients:
+            await ws.disconnect()
+        return updates, get_fanout().messages - received_before
+
+    updates, from_redis = run(scenario)
+
+    assert all(u["channel"] == "trades:BTC-USDT" and u["type"] == "update" for u in updates)
+    assert len({u["data"][0]["id"] for u in updates}) == 1
+    assert from_redis >= 1

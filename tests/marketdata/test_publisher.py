@@ -1,9 +1,11 @@
-"""A batch processed in-process publishes the book snapshot and a message
-on every stream it touched."""
+"""A batch processed in-process publishes the book snapshot, one Redis
+message on every public stream it touched and the traders' own orders."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -13,7 +15,7 @@ from tests.factories import place
 from tests.orders.support import process
 from tradeengine.redis import get_redis
 
-GROUPS = ["md.trades.BTC-USDT", "md.depth.BTC-USDT", "md.ticker.BTC-USDT", "md.candles.BTC-USDT.1m", "md.candles.BTC-USDT.1d"]
+STREAMS = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m", "candles:BTC-USDT:1d"]
 
 
 def listen(groups: list[str]) -> str:
@@ -33,17 +35,38 @@ def received(channel: str, count: int) -> list[dict]:
     return async_to_sync(receive_all)()
 
 
-def test_a_batch_publishes_snapshot_trades_depth_ticker_candles_and_orders(symbol, alice, bob, inline_publisher):
+@pytest.fixture
+def published():
+    """The public stream messages PUBLISHed while the test runs, per Redis channel."""
+    pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+    pubsub.psubscribe(keys.stream_channel_pattern())
+    assert pubsub.get_message(timeout=2) is None  # the confirmation, swallowed
+    def collect() -> dict[str, list[dict]]:
+        """What arrived since the last call."""
+        sink: dict[str, list[dict]] = {}
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            sink.setdefault(message["channel"].decode(), []).append(json.loads(message["data"]))
+        return sink
+
+    yield collect
+    pubsub.close()
+
+
+def test_a_batch_publishes_snapshot_trades_depth_ticker_candles_and_orders(symbol, alice, bob, inline_publisher, published):
     place(alice, symbol, "BUY", "1", "49000.00")
     process(symbol)
-    channel = listen(GROUPS + [f"md.orders.{alice.id}", f"md.orders.{bob.id}"])
+    published()
+    channel = listen([f"md.orders.{alice.id}", f"md.orders.{bob.id}"])
     place(bob, symbol, "SELL", "0.4", "49000.00")
 
     process(symbol)
 
-    messages = {m["channel"]: m for m in received(channel, 7)}
-    assert set(messages) == {"depth:BTC-USDT", "trades:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m",
-                             "candles:BTC-USDT:1d", "orders"}
+    by_channel = published()
+    assert {keys.stream_channel(name) for name in STREAMS} <= set(by_channel)
+    assert all(len(bodies) == 1 for bodies in by_channel.values())  # each message once
+    messages = {m["channel"]: m for [m] in by_channel.values()}
+    assert all(keys.stream_channel(name) in by_channel for name in messages)
+    assert {m["channel"] for m in received(channel, 2)} == {"orders"}
     snapshot = json.loads(get_redis().get(keys.book_snapshot_key("BTC/USDT")))
     assert snapshot == {"symbol": "BTC/USDT", "sequence": 2, "bids": [["49000.00", "0.600"]], "asks": []}
     depth = messages["depth:BTC-USDT"]

@@ -1,0 +1,150 @@
+"""In-process fan-out of the public market-data streams.
+
+The publisher sends each public stream message once, as a Redis PUBLISH on
+`md:<database>:<stream>` (e.g. `md:exchange:trades:BTC-USDT`). Each daphne
+process runs one subscriber task (started by the first WebSocket connection
+of its event loop) on the pattern `md:<database>:*`; it serialises each
+message into the wire frame once and hands that text to the local consumers
+subscribed to the stream. Consumers queue what they get in a bounded queue of
+their own (see `MarketDataConsumer`), so one slow client costs nobody else.
+
+If Redis drops, the subscriber reconnects with backoff; messages published
+meanwhile are lost, which depth clients see as a gap in the sequence (they
+resync as after any gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from collections import defaultdict
+from typing import Protocol
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from . import keys
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 5.0
+
+
+class Receiver(Protocol):
+    def deliver(self, stream: str, last: int | None, ts: float, text: str) -> None: ...
+
+
+def frame(message: dict) -> tuple[str, int | None, float, str]:
+    """A published message -> (stream, depth `last` or None, publish time, wire text)."""
+    stream = message["channel"]
+    data = message["data"]
+    last = data["last"] if stream.startswith("depth:") else None
+    text = json.dumps({"channel": stream, "type": "update", "sequence": message["sequence"], "data": data})
+    return stream, last, message.get("ts", 0.0), text
+
+
+class Fanout:
+    """One per event loop (daphne runs one): a Redis subscriber and the local
+    subscriptions, stream name -> receivers."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[str, set[Receiver]] = defaultdict(set)
+        self.connected = asyncio.Event()
+        self.messages = 0  # received from Redis
+        self.reconnects = 0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="marketdata-fanout")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """Wait until the subscriber listens, so nothing published after this
+        returns is missed; False if Redis is not reachable in time."""
+        self.start()
+        if self.connected.is_set():
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self.connected.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    def add(self, stream: str, receiver: Receiver) -> None:
+        self.subscribers[stream].add(receiver)
+
+    def discard(self, stream: str, receiver: Receiver) -> None:
+        receivers = self.subscribers.get(stream)
+        if receivers is not None:
+            receivers.discard(receiver)
+            if not receivers:
+                del self.subscribers[stream]
+
+    def dispatch(self, message: dict) -> None:
+        receivers = self.subscribers.get(message.get("channel"))
+        if not receivers:
+            return
+        stream, last, ts, text = frame(message)
+        for receiver in tuple(receivers):
+            receiver.deliver(stream, last, ts, text)
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_FIRST
+        pattern = keys.stream_channel_pattern()
+        while True:
+            client = aioredis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=settings.WS_FANOUT_HEALTH_SECONDS,
+            )
+            pubsub = client.pubsub()
+            try:
+                await pubsub.psubscribe(pattern)
+                # The confirmation: from here on every PUBLISH reaches us.
+                while True:
+                    reply = await pubsub.get_message(timeout=5)
+                    if reply is None:
+                        raise redis.ConnectionError("no answer to PSUBSCRIBE")
+                    if reply["type"] == "psubscribe":
+                        break
+                self.connected.set()
+                if self.reconnects:
+                    log.info("market data subscriber reconnected to Redis")
+                backoff = BACKOFF_FIRST
+                while True:
+                    message = await pubsub.get_message(timeout=settings.WS_FANOUT_HEALTH_SECONDS)
+                    if message is None or message["type"] != "pmessage":
+                        continue
+                    self.messages += 1
+                    try:
+                        self.dispatch(json.loads(message["data"]))
+                    except Exception:  # a bad message must not stop the stream
+                        log.exception("could not dispatch a market data message")
+            except (redis.RedisError, OSError) as exc:
+                self.connected.clear()
+                self.reconnects += 1
+                log.warning("market data subscriber lost Redis (%s); retrying in %.1f s", exc, backoff)
+            finally:
+                self.connected.clear()
+                try:
+                    await pubsub.aclose()
+                    await client.aclose()
+                except Exception:  # noqa: BLE001  (already broken)
+                    pass
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+
+
+_fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()
+
+
+def get_fanout() -> Fanout:
+    """This event loop's fan-out (tests run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    fanout = _fanouts.get(loop)
+    if fanout is None:
+        fanout = _fanouts[loop] = Fanout()
+    return fanout
