@@ -78,7 +78,8 @@ class MatchingEngine:
         """Cancel a resting order or an untriggered stop.
 
         Returns False when the engine holds no such live order (already
-        filled, cancelled or never accepted); nothing changes then.
+        filled, cancelled or never accepted); the book is unchanged then
+        (the command still counts in `sequence`).
         """
         self.sequence += 1
         order = self.resting.pop(order_id, None)
