@@ -1,0 +1,320 @@
+"""HTTP load benchmark: crossing LIMIT orders from many funded users at a
+target rate, with a live one-line progress display.
+
+    python bench/load.py --start --rate 1000 --seconds 20
+    python bench/load.py --start --web-processes 2 --rate 200 --seconds 20
+    python bench/load.py --url http://127.0.0.1:8000 --rate 100   # a running exchange
+
+With --start it creates a throwaway database (migrated, seeded), starts
+daphne (--web-processes of them, on their own ports; the client spreads the
+orders over them), the matcher and a Celery worker with the end-to-end test
+helpers, with the rate limits raised. With --url it uses that exchange and
+its database (--database-url, default $DATABASE_URL) to create the load users
+and to sample the matcher backlog.
+
+The schedule is open loop: order n is due at start + n / rate; at most
+--concurrency requests are in flight, so when the exchange is slower than the
+rate the sends fall behind (the achieved rate shows it). Latency is from the
+send to the response. 201 and 202 (accepted, matcher result not yet back)
+count as ok. The matcher backlog (journalled engine commands not yet
+processed) is sampled every second and at the end. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PASSWORD = "demo-pass-123"
+BACKLOG_SQL = "SELECT count(*) FROM matching_enginecommand WHERE processed_at IS NULL"
+RAISED_LIMITS = {
+    "RATE_LIMIT_IP": "10000000/min",
+    "RATE_LIMIT_USER": "10000000/min",
+    "RATE_LIMIT_ORDERS": "10000000/min",
+}
+
+# One statement run by `manage.py shell`: the load users, each funded through
+# the same deposit service as `manage.py deposit` (idempotent by reference).
+CREATE_USERS = """
+from decimal import Decimal
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from settlement.services import deposit
+User = get_user_model()
+hashed = make_password({password!r})
+for i in range({users}):
+    name = f"{prefix}{{i:03d}}"
+    user, created = User.objects.get_or_create(username=name, defaults={{"password": hashed}})
+    for asset, amount in (("USDT", "10000000"), ("BTC", "1000")):
+        deposit(user_id=user.id, asset=asset, amount=Decimal(amount), reference=f"load:{{name}}:{{asset}}")
+print("ok")
+"""
+
+
+def start_exchange(log_dir: Path, web_processes: int):
+    from tests.e2e.conftest import E2EDatabase, Stack, _admin_connect
+
+    name = f"te_loadbench_{secrets.token_hex(4)}"
+    with _admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db = E2EDatabase(name, log_dir)
+    db.env.update(RAISED_LIMITS)
+    db.env["ORDER_RESULT_TIMEOUT"] = "5"
+    stacks = []
+
+    def stop():
+        for stack in reversed(stacks):
+            stack.stop_all()
+        with _admin_connect() as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    try:
+        db.manage("migrate", "--noinput")
+        db.manage("seed_demo", "--password", PASSWORD)
+        stack = Stack(db, log_dir)
+        stacks.append(stack)
+        stack.start_worker()
+        stack.start_daphne()
+        stack.start_matcher()
+        urls = [stack.base_url]
+        for _ in range(web_processes - 1):  # more daphne processes on the same database
+            extra = Stack(db, log_dir)
+            stacks.append(extra)
+            extra.start_daphne()
+            urls.append(extra.base_url)
+    except BaseException:
+        stop()
+        raise
+    return db.env, db.url, urls, stacks, stop
+
+
+def create_users(env: dict, users: int, prefix: str) -> list[str]:
+    code = CREATE_USERS.format(password=PASSWORD, users=users, prefix=prefix)
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise SystemExit(f"creating the load users failed:\n{result.stdout}\n{result.stderr}")
+    return [f"{prefix}{i:03d}" for i in range(users)]
+
+
+def sample_backlog(database_url: str, samples: list, stop: threading.Event, interval: float = 1.0) -> None:
+    """Every `interval` s until `stop`: (seconds since start, unprocessed commands)."""
+    started = time.monotonic()
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            while not stop.is_set():
+                samples.append((time.monotonic() - started, conn.execute(BACKLOG_SQL).fetchone()[0]))
+                stop.wait(interval)
+    except psycopg.Error as exc:
+        samples.append((time.monotonic() - started, f"error: {exc}"))
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def login(client: httpx.AsyncClient, url: str, username: str) -> str:
+    response = await client.post(f"{url}/api/v1/auth/token", json={"username": username, "password": PASSWORD}, timeout=60)
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+async def run(urls: list[str], usernames: list[str], args, backlog: list, start_sampler) -> dict:
+    rng = random.Random(args.seed)
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    timeout = httpx.Timeout(args.timeout)
+    clients = [httpx.AsyncClient(limits=limits, timeout=timeout) for _ in urls]
+    try:
+        tokens = []
+        for i in range(0, len(usernames), 10):  # logins hash passwords: a few at a time
+            tokens += await asyncio.gather(*(login(clients[0], urls[0], u) for u in usernames[i:i + 10]))
+        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        start_sampler()  # the backlog clock starts with the load
+
+        total = int(args.rate * args.seconds)
+        latencies: list[float] = []
+        statuses: Counter = Counter()
+        errors: Counter = Counter()
+        counts = {"sent": 0, "ok": 0, "done": 0}
+        window: list[float] = []  # completion times of ok responses, for the current rate
+        in_flight = asyncio.Semaphore(args.concurrency)
+
+        async def place(n: int) -> None:
+            side = "BUY" if n % 2 == 0 else "SELL"
+            # Prices straddle the mid: about half the orders cross the spread.
+            price = f"{args.mid + rng.uniform(-args.spread, args.spread):.2f}"
+            body = {"symbol": "BTC/USDT", "side": side, "type": "LIMIT", "quantity": args.quantity, "price": price}
+            k = n % len(headers)
+            client, url = clients[n % len(urls)], urls[n % len(urls)]
+            sent = time.perf_counter()
+            try:
+                response = await client.post(f"{url}/api/v1/orders", json=body, headers=headers[k])
+                elapsed = time.perf_counter() - sent
+                statuses[response.status_code] += 1
+                if response.status_code in (201, 202):
+                    counts["ok"] += 1
+                    latencies.append(elapsed)
+                    window.append(time.monotonic())
+                else:
+                    errors[f"HTTP {response.status_code}: {response.text[:80]}"] += 1
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] += 1
+            finally:
+                counts["done"] += 1
+                in_flight.release()
+
+        def progress(final: bool = False) -> None:
+            now = time.monotonic()
+            while window and window[0] < now - 1:
+                window.pop(0)
+            ordered = sorted(latencies[-5000:])  # the recent ones: cheap enough every half second
+            p99 = percentile(ordered, 0.99) * 1000
+            last = backlog[-1][1] if backlog else "-"
+            line = (f"\r{now - started:5.1f}s sent {counts['sent']:6d} ok {counts['ok']:6d} "
+                    f"errors {counts['done'] - counts['ok']:5d} in flight {counts['sent'] - counts['done']:4d} "
+                    f"rate {len(window):5d}/s p99 {p99:7.1f} ms backlog {last}   ")
+            sys.stderr.write(line + ("\n" if final else ""))
+            sys.stderr.flush()
+
+        tasks = set()
+        started = time.monotonic()
+        deadline = started + args.seconds
+        next_progress = started
+        for n in range(total):
+            due = started + n / args.rate
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if due > now:
+                await asyncio.sleep(due - now)
+            await in_flight.acquire()
+            counts["sent"] += 1
+            task = asyncio.create_task(place(n))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if time.monotonic() >= next_progress:
+                progress()
+                next_progress += 0.5
+        send_elapsed = time.monotonic() - started
+        # The last responses, at most --timeout s more.
+        drain_deadline = time.monotonic() + args.timeout + 1
+        while tasks and time.monotonic() < drain_deadline:
+            await asyncio.sleep(0.25)
+            progress()
+        for task in list(tasks):
+            task.cancel()
+        progress(final=True)
+        elapsed = time.monotonic() - started
+    finally:
+        for client in clients:
+            await client.aclose()
+
+    ordered = sorted(latencies)
+    return {
+        "asked_rate": args.rate,
+        "seconds": args.seconds,
+        "web_processes": len(urls),
+        "users": len(usernames),
+        "concurrency": args.concurrency,
+        "sent": counts["sent"],
+        "ok": counts["ok"],
+        "errors": counts["done"] - counts["ok"],
+        "unfinished": counts["sent"] - counts["done"],
+        "send_rate": round(counts["sent"] / send_elapsed, 1),
+        "throughput_ok_per_s": round(counts["ok"] / elapsed, 1),
+        "elapsed_s": round(elapsed, 1),
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 1),
+        "p95_ms": round(percentile(ordered, 0.95) * 1000, 1),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+        "status_counts": {str(k): v for k, v in sorted(statuses.items())},
+        "errors_by_kind": dict(errors.most_common(10)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=1000.0, help="orders per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--url", action="append", default=[], help="base URL of a running exchange (repeatable)")
+    parser.add_argument("--start", action="store_true", help="start an exchange of its own on a throwaway database")
+    parser.add_argument("--web-processes", type=int, default=1, help="with --start: daphne processes")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradeengine"),
+                        help="with --url: its database, for the load users and the backlog")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="most requests in flight (each one holds a database connection in daphne)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
+    parser.add_argument("--mid", type=float, default=50000.0)
+    parser.add_argument("--spread", type=float, default=5.0, help="prices are mid +- this")
+    parser.add_argument("--quantity", default="0.001")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", default="", help="also write the result here")
+    args = parser.parse_args()
+    if args.start == bool(args.url):
+        parser.error("give either --start or --url")
+    for url in args.url:
+        if not url.startswith(("http://127.0.0.1", "http://localhost")):
+            parser.error("loopback URLs only")
+
+    stop = None
+    stacks = []
+    if args.start:
+        log_dir = Path(tempfile.mkdtemp(prefix="load-bench-"))
+        env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
+        print(f"exchange up: {' '.join(urls)} (logs in {log_dir})", file=sys.stderr)
+    else:
+        urls = [u.rstrip("/") for u in args.url]
+        database_url = args.database_url
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradeengine.settings", "DATABASE_URL": database_url}
+    backlog: list = []
+    halt = threading.Event()
+    try:
+        usernames = create_users(env, args.users, "load")
+        sampler = threading.Thread(target=sample_backlog, args=(database_url, backlog, halt), daemon=True)
+        result = asyncio.run(run(urls, usernames, args, backlog, sampler.start))
+        halt.set()
+        sampler.join(timeout=10)
+        numbers = [b for _, b in backlog if isinstance(b, int)]
+        result["backlog_max"] = max(numbers) if numbers else None
+        result["backlog_end"] = numbers[-1] if numbers else None
+        # How long the matcher needs to catch up after the load (at most 60 s).
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            waited = time.monotonic()
+            while conn.execute(BACKLOG_SQL).fetchone()[0] and time.monotonic() - waited < 60:
+                time.sleep(0.5)
+            result["backlog_drained_after_s"] = round(time.monotonic() - waited, 1)
+            result["backlog_after_drain"] = conn.execute(BACKLOG_SQL).fetchone()[0]
+            result["trades"] = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0]
+        result["backlog_samples"] = " ".join(f"{t:.0f}s:{b}" for t, b in backlog)
+    finally:
+        halt.set()
+        if stop is not None:
+            stop()
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
