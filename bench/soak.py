@@ -1,0 +1,266 @@
+"""Soak test: the whole exchange under a moderate steady load for a long
+time, sampling each process's memory, CPU, open connections and fds.
+
+    python bench/soak.py --minutes 2 --interval 2 --png docs/soak-quick.png
+    python bench/soak.py --minutes 1440 --interval 30   # 24 h
+
+It starts its own exchange (throwaway database; daphne, matcher and Celery
+worker, as bench/load.py --start does), creates funded load users, and
+places crossing LIMIT orders at --rate per second (and reads a balance every
+tenth order) until --minutes are up. Every --interval seconds it writes one
+CSV row per process: RSS, CPU% (of one core, since the previous sample),
+open fds, open TCP connections, plus the requests sent, ok and failed so far
+and the matcher backlog. At the end it draws memory and CPU per process over
+time (PNG) and flags any process whose mean RSS in the last third of the run
+is more than --growth-limit (default 10%) above its mean in the first third
+(samples during --warmup are left out); the exit code is 1 when a process is
+flagged or died, 0 otherwise. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.load import BACKLOG_SQL, create_users, login, start_exchange  # noqa: E402
+
+FIELDS = ["t_s", "process", "pid", "alive", "rss_mb", "cpu_pct", "fds", "connections",
+          "sent", "ok", "errors", "backlog"]
+
+
+def measure(procs: dict[str, psutil.Process]) -> dict[str, dict]:
+    out = {}
+    for name, proc in procs.items():
+        try:
+            with proc.oneshot():
+                out[name] = {
+                    "alive": int(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE),
+                    "rss_mb": round(proc.memory_info().rss / 2**20, 2),
+                    "cpu_pct": round(proc.cpu_percent(None), 1),
+                    "fds": proc.num_fds(),
+                    "connections": len(proc.net_connections(kind="tcp")),
+                }
+        except psutil.Error:
+            out[name] = {"alive": 0, "rss_mb": "", "cpu_pct": "", "fds": "", "connections": ""}
+    return out
+
+
+async def load(urls: list[str], usernames: list[str], args, counts: Counter, errors: Counter, deadline: float) -> None:
+    rng = random.Random(args.seed)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30), limits=httpx.Limits(max_connections=args.concurrency)) as client:
+        tokens = []
+        for i in range(0, len(usernames), 10):
+            tokens += await asyncio.gather(*(login(client, urls[0], u) for u in usernames[i:i + 10]))
+        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        in_flight = asyncio.Semaphore(args.concurrency)
+        tasks: set[asyncio.Task] = set()
+
+        async def one(n: int) -> None:
+            url, auth = urls[n % len(urls)], headers[n % len(headers)]
+            try:
+                if n % 10 == 9:
+                    response = await client.get(f"{url}/api/v1/balances", headers=auth)
+                    good = response.status_code == 200
+                else:
+                    side = "BUY" if n % 2 == 0 else "SELL"
+                    price = f"{50000 + rng.uniform(-5, 5):.2f}"
+                    body = {"symbol": "BTC/USDT", "side": side, "type": "LIMIT", "quantity": "0.001", "price": price}
+                    response = await client.post(f"{url}/api/v1/orders", json=body, headers=auth)
+                    good = response.status_code in (201, 202)
+                counts["ok" if good else "errors"] += 1
+                if not good:
+                    errors[f"HTTP {response.status_code}"] += 1
+            except httpx.HTTPError as exc:
+                counts["errors"] += 1
+                errors[type(exc).__name__] += 1
+            finally:
+                in_flight.release()
+
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() < deadline and n < args.rate * args.minutes * 60 + 1:
+            due = started + n / args.rate
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                if time.monotonic() >= deadline:
+                    break
+            await in_flight.acquire()
+            counts["sent"] += 1
+            task = asyncio.create_task(one(n))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            n += 1
+        if tasks:
+            await asyncio.wait(tasks, timeout=35)
+
+
+def sampler(procs, database_url, args, counts, rows, out, writer, stop: threading.Event, started: float) -> None:
+    measure(procs)  # primes cpu_percent
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+        while not stop.wait(args.interval):
+            t = round(time.monotonic() - started, 1)
+            try:
+                backlog = conn.execute(BACKLOG_SQL).fetchone()[0]
+            except psycopg.Error:
+                backlog = ""
+            for name, m in measure(procs).items():
+                row = {"t_s": t, "process": name, "pid": procs[name].pid, **m,
+                       "sent": counts["sent"], "ok": counts["ok"], "errors": counts["errors"], "backlog": backlog}
+                rows.append(row)
+                writer.writerow(row)
+            out.flush()  # a long run can be watched, and survives a crash
+            line = "  ".join(f"{name} {m['rss_mb']}MB {m['cpu_pct']}%" for name, m in measure_view(rows, t))
+            sys.stderr.write(f"\r{t:7.0f}s sent {counts['sent']} ok {counts['ok']} errors {counts['errors']} "
+                             f"backlog {backlog}  {line}   ")
+            sys.stderr.flush()
+
+
+def measure_view(rows: list[dict], t: float):
+    return [(r["process"], r) for r in rows if r["t_s"] == t]
+
+
+def growth(rows: list[dict], warmup: float) -> dict[str, dict]:
+    """Mean RSS of the first and the last third of the samples after warm-up."""
+    result = {}
+    for name in dict.fromkeys(r["process"] for r in rows):
+        series = [r["rss_mb"] for r in rows if r["process"] == name and r["t_s"] >= warmup and r["rss_mb"] != ""]
+        if len(series) < 3:
+            continue
+        third = len(series) // 3
+        first = sum(series[:third]) / third
+        last = sum(series[-third:]) / third
+        result[name] = {"first_third_mb": round(first, 1), "last_third_mb": round(last, 1),
+                        "growth_pct": round((last - first) / first * 100, 1), "samples": len(series)}
+    return result
+
+
+def chart(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (mem, cpu) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    scale, unit = (60, "min") if rows and rows[-1]["t_s"] > 600 else (1, "s")
+    for name in dict.fromkeys(r["process"] for r in rows):
+        points = [r for r in rows if r["process"] == name and r["rss_mb"] != ""]
+        xs = [r["t_s"] / scale for r in points]
+        mem.plot(xs, [r["rss_mb"] for r in points], label=name)
+        cpu.plot(xs, [r["cpu_pct"] for r in points], label=name)
+    mem.set_ylabel("RSS (MiB)")
+    cpu.set_ylabel("CPU (% of one core)")
+    cpu.set_xlabel(f"time ({unit})")
+    mem.set_title(title, fontsize=10)
+    mem.legend(loc="upper left", fontsize=8)
+    mem.grid(alpha=0.3)
+    cpu.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--rate", type=float, default=20.0, help="requests per second (9 orders : 1 balance read)")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds left out of the growth check")
+    parser.add_argument("--growth-limit", type=float, default=10.0, help="percent")
+    parser.add_argument("--csv", default="", help="default: soak.csv in a new temporary directory")
+    parser.add_argument("--png", default="", help="default: next to the CSV")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    log_dir = Path(tempfile.mkdtemp(prefix="soak-"))
+    csv_path = Path(args.csv) if args.csv else log_dir / "soak.csv"
+    png_path = Path(args.png) if args.png else csv_path.with_suffix(".png")
+    env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
+    print(f"exchange up: {' '.join(urls)} (logs in {log_dir})", file=sys.stderr)
+    rows: list[dict] = []
+    counts: Counter = Counter()
+    errors: Counter = Counter()
+    halt = threading.Event()
+    try:
+        procs = {}
+        for i, stack in enumerate(stacks):
+            for name, process in stack.processes.items():
+                procs[name if i == 0 else f"{name}-{i}"] = psutil.Process(process.pid)
+        usernames = create_users(env, args.users, "soak")
+        with open(csv_path, "w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=FIELDS)
+            writer.writeheader()
+            started = time.monotonic()
+            deadline = started + args.minutes * 60
+            thread = threading.Thread(target=sampler, daemon=True,
+                                      args=(procs, database_url, args, counts, rows, out, writer, halt, started))
+            thread.start()
+            asyncio.run(load(urls, usernames, args, counts, errors, deadline))
+            halt.set()
+            thread.join(timeout=30)
+        sys.stderr.write("\n")
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            trades = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0]
+            unsettled = conn.execute("SELECT count(*) FROM orders_trade WHERE settlement_status <> 'SETTLED'").fetchone()[0]
+    finally:
+        halt.set()
+        stop()
+
+    grown = growth(rows, args.warmup)
+    flagged = sorted(name for name, g in grown.items() if g["growth_pct"] > args.growth_limit)
+    died = sorted({r["process"] for r in rows if not r["alive"]})
+    by_process = {}
+    for name in dict.fromkeys(r["process"] for r in rows):
+        mine = [r for r in rows if r["process"] == name and r["rss_mb"] != ""]
+        cpus = [r["cpu_pct"] for r in mine]
+        by_process[name] = {
+            "rss_mb_first": mine[0]["rss_mb"] if mine else None,
+            "rss_mb_last": mine[-1]["rss_mb"] if mine else None,
+            "rss_mb_max": max(r["rss_mb"] for r in mine) if mine else None,
+            "cpu_pct_mean": round(sum(cpus) / len(cpus), 1) if cpus else None,
+            "fds_max": max(r["fds"] for r in mine) if mine else None,
+            "connections_max": max(r["connections"] for r in mine) if mine else None,
+            **grown.get(name, {}),
+        }
+    elapsed = rows[-1]["t_s"] if rows else 0
+    chart(rows, png_path, f"soak: {args.minutes:g} min at {args.rate:g} req/s, sampled every {args.interval:g} s")
+    summary = {
+        "minutes": args.minutes,
+        "rate": args.rate,
+        "sent": counts["sent"],
+        "ok": counts["ok"],
+        "errors": counts["errors"],
+        "errors_by_kind": dict(errors.most_common(10)),
+        "achieved_rate": round(counts["ok"] / elapsed, 1) if elapsed else None,
+        "trades": trades,
+        "trades_unsettled_at_end": unsettled,
+        "processes": by_process,
+        "memory_growth_flagged": flagged,
+        "died": died,
+        "csv": str(csv_path),
+        "png": str(png_path),
+    }
+    print(json.dumps(summary, indent=2))
+    return 1 if flagged or died else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
