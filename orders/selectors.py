@@ -21,7 +21,9 @@ def orders_for_user(*, user, symbol_id: int | None = None, status: str | None = 
     if symbol_id is not None:
         queryset = queryset.filter(symbol_id=symbol_id)
     if status:
-        queryset = queryset.filter(status=status)
+        # An unknown status matches nothing (and a NUL byte must not reach PostgreSQL).
+        known = {value for value, _ in Order.STATUSES}
+        queryset = queryset.filter(status=status) if status in known else queryset.none()
     return _with_fills(queryset)
 
 

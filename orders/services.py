@@ -30,6 +30,8 @@ COMPARED_FIELDS = (
 def find_symbol(name: str) -> Symbol:
     """Look a symbol up by "BTC/USDT" or "BTC-USDT"."""
     normalized = name.strip().upper().replace("-", "/")
+    if "\x00" in normalized:  # PostgreSQL text cannot hold NUL: no symbol has one
+        raise errors.UnknownSymbol(symbol=name.replace("\x00", ""))
     try:
         return Symbol.objects.get(name=normalized)
     except Symbol.DoesNotExist:
