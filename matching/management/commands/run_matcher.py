@@ -43,15 +43,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._stop)
         symbol_ids = self._symbol_ids(symbols)
         owner = f"{socket.gethostname()}:{os.getpid()}"
-        listener = self._connect_listener()
-        self._acquire_ownership(listener, symbol_ids)
+        self.symbol_ids = symbol_ids
+        self.listener = self._connect_listener()
+        self._acquire_ownership(self.listener, symbol_ids)
         if self.stopping:
             return
         matcher = Matcher(symbol_ids, batch_size=batch_size, owner=owner)
         matcher.load()
         self.stdout.write(f"matcher {owner} owns {len(symbol_ids)} symbol(s)")
-        self._loop(matcher, listener, until_idle)
-        listener.close()
+        self._loop(matcher, until_idle)
+        self.listener.close()
 
     def _stop(self, signum, frame) -> None:
         self.stopping = True
@@ -87,9 +88,39 @@ class Command(BaseCommand):
                     waiting_logged = True
                 time.sleep(0.5)
 
-    def _loop(self, matcher: Matcher, listener: psycopg.Connection, until_idle: bool) -> None:
+    def _reconnect_listener(self, matcher: Matcher) -> bool:
+        """The listener's connection was lost, and the advisory locks with it:
+        connect again and take the locks back (as a standby if another matcher
+        took them meanwhile), then rebuild the books, which that matcher may
+        have moved on. False when asked to stop first."""
+        try:
+            self.listener.close()
+        except psycopg.Error:
+            pass
+        while not self.stopping:
+            listener = None
+            try:
+                listener = self._connect_listener()
+                self._acquire_ownership(listener, self.symbol_ids)
+            except psycopg.Error as exc:
+                log.warning("could not reconnect the listener, retrying: %s", exc)
+                if listener is not None:
+                    listener.close()
+                time.sleep(0.5)
+                continue
+            self.listener = listener
+            if self.stopping:
+                return False
+            matcher.stale = True
+            log.info("listener reconnected; the symbols are owned again")
+            return True
+        return False
+
+    def _loop(self, matcher: Matcher, until_idle: bool) -> None:
         last_heartbeat = 0.0
         while not self.stopping:
+            if (self.listener.closed or self.listener.broken) and not self._reconnect_listener(matcher):
+                return
             try:
                 result = matcher.process_batch()
                 if time.monotonic() - last_heartbeat >= HEARTBEAT_SECONDS:
@@ -104,7 +135,10 @@ class Command(BaseCommand):
                 continue  # more may be waiting: drain before sleeping
             if until_idle:
                 return
-            self._wait_for_ring(listener)
+            try:
+                self._wait_for_ring(self.listener)
+            except psycopg.Error as exc:  # the next turn reconnects it
+                log.warning("lost the listener connection and the symbols' locks: %s", exc)
 
     def _wait_for_ring(self, listener: psycopg.Connection) -> None:
         """Sleep until a command is journalled, or the idle poll interval passes.
