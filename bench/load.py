@@ -291,6 +291,8 @@ def main() -> None:
     halt = threading.Event()
     try:
         usernames = create_users(env, args.users, "load")
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            trades_before = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0]
         sampler = threading.Thread(target=sample_backlog, args=(database_url, backlog, halt), daemon=True)
         result = asyncio.run(run(urls, usernames, args, backlog, sampler.start))
         halt.set()
@@ -305,7 +307,7 @@ def main() -> None:
                 time.sleep(0.5)
             result["backlog_drained_after_s"] = round(time.monotonic() - waited, 1)
             result["backlog_after_drain"] = conn.execute(BACKLOG_SQL).fetchone()[0]
-            result["trades"] = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0]
+            result["trades"] = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0] - trades_before
         result["backlog_samples"] = " ".join(f"{t:.0f}s:{b}" for t, b in backlog)
     finally:
         halt.set()
