@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matching.engine import MatchingEngine, Order  # noqa: E402
 from matching.engine import constants as c  # noqa: E402
+from machine import cpu_model  # noqa: E402  (bench/ is on sys.path as the script's folder)
 
 BATCH = 100  # commands per drain, like one matcher batch
 MID = 100_000  # ticks: 1000.00 at a 0.01 tick
@@ -264,16 +265,6 @@ def throughput_with_stops(commands: list[tuple], resting: int, seed: int) -> Non
 
 
 # ---------------------------------------------------------------- main
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

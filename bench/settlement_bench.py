@@ -26,6 +26,7 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from machine import cpu_model  # noqa: E402  (bench/ is on sys.path as the script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,16 +35,6 @@ PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MAKER_LOTS_PER_TAKER = 50  # each taker buy sweeps this many one-lot maker sells
 TRADERS_PER_SIDE = 20
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def admin_sql(statement: str) -> None:
