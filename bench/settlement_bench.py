@@ -26,7 +26,7 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from machine import cpu_model  # noqa: E402  (bench/ is on sys.path as the script's folder)
+from machine import cpu_model  # bench/machine.py: the script's own folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
