@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -49,6 +49,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         metrics.count_rejected_request(exc, context)
         return error_response(exc.code, exc.message, exc.status, exc.details)
+    if isinstance(exc, DataError):
+        # A value PostgreSQL cannot take (a NUL byte, an out-of-range number)
+        # is the client's mistake, not an outage.
+        return error_response("VALIDATION_ERROR", "The request holds a value that cannot be stored.", 400)
     if isinstance(exc, DatabaseError):
         return error_response("SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly.", 503)
     if isinstance(exc, Http404):
