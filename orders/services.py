@@ -94,7 +94,7 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
     try:
         with transaction.atomic():
             risk.ensure_still_trading(request.symbol)
-            risk.enforce_user_limits(user=user, request=request, totp_code=request.totp_code)
+            risk.enforce_user_limits(user=user, request=request)
             if amount is None:
                 amount = balances.available_for_update(user_id=user.id, asset=asset)
             order = Order.objects.create(

@@ -56,7 +56,7 @@ def check_symbol_limits(request: OrderRequest) -> None:
             )
 
 
-def enforce_user_limits(*, user, request: OrderRequest, totp_code: str = "") -> None:
+def enforce_user_limits(*, user, request: OrderRequest) -> None:
     """Check the user's limits and count the order in today's volume.
 
     Must run inside the transaction that writes the order. Users without a
@@ -81,7 +81,7 @@ def enforce_user_limits(*, user, request: OrderRequest, totp_code: str = "") -> 
     if limit.max_daily_volume is not None:
         _count_daily_volume(user_id=user.id, notional=notional, maximum=limit.max_daily_volume)
     if limit.requires_2fa_above is not None and notional > limit.requires_2fa_above:
-        verify_totp(user_id=user.id, code=totp_code)
+        verify_totp(user_id=user.id, code=request.totp_code)
 
 
 def _count_daily_volume(*, user_id: int, notional: Decimal, maximum: Decimal) -> None:
