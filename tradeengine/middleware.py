@@ -13,6 +13,7 @@ import time
 import uuid
 
 import structlog
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 REQUEST_ID_HEADER = "X-Request-ID"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -26,26 +27,50 @@ def request_id_from(request) -> str:
 
 
 class RequestIdMiddleware:
+    """Works in both modes: under daphne the stack stays async end to end, so a
+    request does not hop between the event loop and a thread around it."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
-        structlog.contextvars.clear_contextvars()
-        request_id = request_id_from(request)
-        request.request_id = request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
+        if self.is_async:
+            return self._acall(request)
+        started = self._begin(request)
         try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            user = getattr(request, "user", None)
-            if getattr(user, "is_authenticated", False):
-                structlog.contextvars.bind_contextvars(user_id=user.id)
-            access_log.info(
-                "%s %s %s", request.method, request.path, response.status_code,
-                extra={"method": request.method, "path": request.path, "status": response.status_code,
-                       "duration_ms": round((time.perf_counter() - started) * 1000, 3)},
-            )
-            return response
+            return self._finish(request, self.get_response(request), started)
         finally:
             structlog.contextvars.clear_contextvars()
+
+    async def _acall(self, request):
+        started = self._begin(request)
+        try:
+            return self._finish(request, await self.get_response(request), started)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    @staticmethod
+    def _begin(request) -> float:
+        structlog.contextvars.clear_contextvars()
+        request.request_id = request_id_from(request)
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        return time.perf_counter()
+
+    @staticmethod
+    def _finish(request, response, started: float):
+        response[REQUEST_ID_HEADER] = request.request_id
+        user = getattr(request, "user", None)
+        if getattr(user, "is_authenticated", False):
+            structlog.contextvars.bind_contextvars(user_id=user.id)
+        access_log.info(
+            "%s %s %s", request.method, request.path, response.status_code,
+            extra={"method": request.method, "path": request.path, "status": response.status_code,
+                   "duration_ms": round((time.perf_counter() - started) * 1000, 3)},
+        )
+        return response

@@ -50,3 +50,23 @@ def test_console_format_is_readable_text():
     record = logging.LogRecord("orders", logging.INFO, __file__, 1, "hello", (), None)
     text = _formatter("console").format(record)
     assert "hello" in text and not text.startswith("{")
+
+
+def test_under_asgi_the_request_id_is_echoed_and_the_middleware_stays_async():
+    from asgiref.sync import async_to_sync, iscoroutinefunction
+    from django.http import HttpResponse
+    from django.test import AsyncClient
+
+    from tradeengine.middleware import RequestIdMiddleware
+
+    response = async_to_sync(AsyncClient().get)("/healthz", headers={"X-Request-ID": "asgi-1"})
+    assert (response.status_code, response["X-Request-ID"]) == (200, "asgi-1")
+
+    # Given an async handler it is a coroutine function itself, so Django
+    # needs no thread hop around it.
+    async def handler(request):
+        return HttpResponse("ok")
+
+    middleware = RequestIdMiddleware(handler)
+    assert iscoroutinefunction(middleware)
+    assert not iscoroutinefunction(RequestIdMiddleware(lambda request: HttpResponse("ok")))
