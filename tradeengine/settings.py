@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "orders",
     "matching",
     "marketdata",
+    "tradeengine",  # management commands (run_web)
 ]
 
 MIDDLEWARE = [
@@ -74,11 +75,26 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradeengine"),
 }
-# daphne runs every request in a thread of its own, so persistent connections
-# pile up (one per thread) and exhaust max_connections under load: close them
-# after each request unless a pooler sits in front (then raise this).
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# daphne runs every request in a thread of its own, so a connection kept per
+# thread would pile up and exhaust max_connections. With DB_POOL_MAX_SIZE set
+# (the web processes set it) a thread borrows a connection from the process's
+# pool for the request and hands it back; without it, a connection is opened
+# per request and closed at its end (DB_CONN_MAX_AGE 0), or kept that many
+# seconds by long-lived single-threaded processes.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # then 503, like a dead database
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django insists
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# `manage.py run_web`: daphne processes sharing the port, and each one's pool.
+WEB_PROCESSES = env.int("WEB_PROCESSES", default=2)
+WEB_DB_POOL_MAX_SIZE = env.int("WEB_DB_POOL_MAX_SIZE", default=10)
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
