@@ -14,8 +14,9 @@ from .models import EngineCommand
 
 log = logging.getLogger(__name__)
 
-# PostgreSQL delivers NOTIFY only when the writing transaction commits, so
-# the matcher can never be rung for a command it cannot yet see.
+# An AFTER INSERT trigger on the command table notifies this channel with the
+# symbol id (migration 0002). PostgreSQL delivers NOTIFY only when the writing
+# transaction commits, so the matcher is never rung for a command it cannot see.
 NOTIFY_CHANNEL = "engine_commands"
 DONE_KEY_TEMPLATE = "matcher:{database}:done:{command_id}"
 DONE_KEY_TTL_SECONDS = 120
@@ -27,14 +28,12 @@ def _done_key(command_id: int) -> str:
 
 
 def submit_command(*, order, kind: str, reason: str = "") -> EngineCommand:
-    """Journal a command for the order's symbol and ring the matcher on commit.
+    """Journal a command for the order's symbol; its insert trigger rings the
+    matcher on commit.
 
     Must run inside the transaction that writes the order change.
     """
-    command = EngineCommand.objects.create(symbol_id=order.symbol_id, kind=kind, order=order, reason=reason)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(order.symbol_id)])
-    return command
+    return EngineCommand.objects.create(symbol_id=order.symbol_id, kind=kind, order=order, reason=reason)
 
 
 def announce_processed(command_ids: list[int]) -> None:
