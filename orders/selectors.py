@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from .models import Fill, Order
 
 
+def _fills() -> Prefetch:
+    return Prefetch("fills", queryset=Fill.objects.select_related("symbol", "trade").order_by("id"))
+
+
 def _with_fills(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    fills = Fill.objects.select_related("symbol", "trade").order_by("id")
-    return queryset.select_related("symbol").prefetch_related(Prefetch("fills", queryset=fills))
+    return queryset.select_related("symbol").prefetch_related(_fills())
 
 
 def order_for_user(*, user, order_id: int) -> Order | None:
-    return _with_fills(Order.objects.filter(id=order_id, user=user)).first()
+    order = Order.objects.select_related("symbol").filter(id=order_id, user=user).first()
+    if order is not None and order.filled_quantity:
+        # An order that has not traded has no fills: most answers to a new
+        # order are one query, not two.
+        prefetch_related_objects([order], _fills())
+    return order
 
 
 def orders_for_user(*, user, symbol_id: int | None = None, status: str | None = None) -> QuerySet[Order]:

@@ -33,7 +33,8 @@ def find_symbol(name: str) -> Symbol:
     if "\x00" in normalized:  # PostgreSQL text cannot hold NUL: no symbol has one
         raise errors.UnknownSymbol(symbol=name.replace("\x00", ""))
     try:
-        return Symbol.objects.get(name=normalized)
+        # With its limits: the order path checks them next (one query, not two).
+        return Symbol.objects.select_related("limit").get(name=normalized)
     except Symbol.DoesNotExist:
         raise errors.UnknownSymbol(symbol=name) from None
 

@@ -35,8 +35,9 @@ def order_notional(request: OrderRequest) -> Decimal | None:
 
 def check_symbol_limits(request: OrderRequest) -> None:
     """Quantity bounds and the price band of the symbol (reads only)."""
-    limit = SymbolLimit.objects.filter(symbol_id=request.symbol.id).first()
-    if limit is None:
+    try:
+        limit = request.symbol.limit  # joined by find_symbol; else one lookup
+    except SymbolLimit.DoesNotExist:
         return
     quantity = request.quantity
     if limit.min_order_size is not None and quantity < limit.min_order_size:

@@ -123,5 +123,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(FillSerializer(many=True))
     def get_fills(self, order: Order) -> list[dict]:
-        # Selectors prefetch fills (ordered) so listing orders is not N+1.
+        # Selectors prefetch fills (ordered) so listing orders is not N+1;
+        # an order that has not traded has none to look up.
+        if not order.filled_quantity:
+            return []
         return FillSerializer(order.fills.all(), many=True).data
