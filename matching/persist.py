@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
+from django.db import connection
 from django.utils import timezone
 
 from matching.engine import Order as EngineOrder
@@ -18,16 +19,19 @@ from riskadmin.models import Symbol
 from settlement import services as balances
 
 FEE_QUANTUM = Decimal("1e-8")
-ORDER_FIELDS = [
-    "status",
-    "filled_quantity",
-    "executed_quote",
-    "cancel_reason",
-    "reject_reason",
-    "sequence",
-    "triggered",
-    "updated_at",
-]
+# One statement for the whole batch (bulk_update's CASE per column costs more
+# to build than the write itself); it returns what releasing funds needs.
+UPDATE_ORDERS = """
+UPDATE orders_order AS o
+SET status = v.status, filled_quantity = v.filled_quantity, executed_quote = v.executed_quote,
+    cancel_reason = v.cancel_reason, reject_reason = v.reject_reason, sequence = v.sequence,
+    triggered = v.triggered, updated_at = %s
+FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[], %s::numeric[], %s::varchar[], %s::varchar[],
+            %s::bigint[], %s::boolean[])
+     AS v(id, status, filled_quantity, executed_quote, cancel_reason, reject_reason, sequence, triggered)
+WHERE o.id = v.id
+RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
+"""
 
 
 @dataclass
@@ -47,32 +51,33 @@ def write_orders(symbol: Symbol, orders: list[EngineOrder]) -> None:
     if not orders:
         return
     scale = symbol.scale
-    now = timezone.now()
-    rows = [
-        Order(
-            id=o.id,
-            status=o.status,
-            filled_quantity=scale.quantity(o.filled),
-            executed_quote=scale.quote(o.spent),
-            cancel_reason=o.cancel_reason,
-            reject_reason=o.reject_reason,
-            sequence=o.seq,
-            triggered=o.triggered,
-            updated_at=now,
-        )
-        for o in orders
-    ]
-    Order.objects.bulk_update(rows, ORDER_FIELDS, batch_size=500)
-    final = {o.id: o for o in orders if o.status in c.FINAL_STATUSES}
-    if final:
-        release_unused_funds(scale, final)
+    columns = (
+        [o.id for o in orders],
+        [o.status for o in orders],
+        [scale.quantity(o.filled) for o in orders],
+        [scale.quote(o.spent) for o in orders],
+        [o.cancel_reason for o in orders],
+        [o.reject_reason for o in orders],
+        [o.seq for o in orders],
+        [o.triggered for o in orders],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(UPDATE_ORDERS, [timezone.now(), *columns])
+        written = cursor.fetchall()
+    if len(written) != len(orders):
+        raise AssertionError(f"{len(orders)} orders changed in the engine, {len(written)} found to store")
+    by_id = {o.id: o for o in orders}
+    locks = [row[:5] for row in written if row[5] in c.FINAL_STATUSES]
+    if locks:
+        release_unused_funds(scale, locks, by_id)
 
 
-def release_unused_funds(scale, final: dict[int, EngineOrder]) -> None:
+def release_unused_funds(scale, locks: list[tuple], orders: dict[int, EngineOrder]) -> None:
+    """locks: (order id, user id, side, locked asset, locked amount) of
+    orders that reached a final state."""
     releases = []
-    locks = Order.objects.filter(id__in=final).values_list("id", "user_id", "side", "locked_asset", "locked_amount")
     for order_id, user_id, side, asset, locked in locks:
-        engine_order = final[order_id]
+        engine_order = orders[order_id]
         used = scale.quote(engine_order.spent) if side == c.BUY else scale.quantity(engine_order.filled)
         unused = locked - used
         if unused < 0:
