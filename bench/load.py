@@ -6,9 +6,9 @@ target rate, with a live one-line progress display.
     python bench/load.py --url http://127.0.0.1:8000 --rate 100   # a running exchange
 
 With --start it creates a throwaway database (migrated, seeded), starts
-daphne (--web-processes of them, on their own ports; the client spreads the
-orders over them), the matcher and a Celery worker with the end-to-end test
-helpers, with the rate limits raised. With --url it uses that exchange and
+`manage.py run_web` (--web-processes daphne processes sharing one port, each
+with its database connection pool), the matcher and a Celery worker with the
+end-to-end test helpers, with the rate limits raised. With --url it uses that exchange and
 its database (--database-url, default $DATABASE_URL) to create the load users
 and to sample the matcher backlog.
 
@@ -92,14 +92,9 @@ def start_exchange(log_dir: Path, web_processes: int):
         stack = Stack(db, log_dir)
         stacks.append(stack)
         stack.start_worker()
-        stack.start_daphne()
+        stack.start_web(processes=web_processes)  # manage.py run_web: daphne processes on one port
         stack.start_matcher()
         urls = [stack.base_url]
-        for _ in range(web_processes - 1):  # more daphne processes on the same database
-            extra = Stack(db, log_dir)
-            stacks.append(extra)
-            extra.start_daphne()
-            urls.append(extra.base_url)
     except BaseException:
         stop()
         raise
@@ -233,7 +228,7 @@ async def run(urls: list[str], usernames: list[str], args, backlog: list, start_
     return {
         "asked_rate": args.rate,
         "seconds": args.seconds,
-        "web_processes": len(urls),
+        "web_processes": args.web_processes if args.start else len(urls),
         "users": len(usernames),
         "concurrency": args.concurrency,
         "sent": counts["sent"],
@@ -258,12 +253,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--url", action="append", default=[], help="base URL of a running exchange (repeatable)")
     parser.add_argument("--start", action="store_true", help="start an exchange of its own on a throwaway database")
-    parser.add_argument("--web-processes", type=int, default=1, help="with --start: daphne processes")
+    parser.add_argument("--web-processes", type=int, default=2, help="with --start: daphne processes behind the one port")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradeengine"),
                         help="with --url: its database, for the load users and the backlog")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64,
-                        help="most requests in flight (each one holds a database connection in daphne)")
+                        help="most requests in flight")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
     parser.add_argument("--mid", type=float, default=50000.0)
     parser.add_argument("--spread", type=float, default=5.0, help="prices are mid +- this")

@@ -176,14 +176,22 @@ class Stack:
             "daphne", [BIN / "daphne", "-b", "127.0.0.1", "-p", self.port, "tradeengine.asgi:application"]
         )
 
-        def answers() -> bool:
-            try:
-                return requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
-        self._wait_ready(process, answers, "daphne /readyz")
+        self._wait_ready(process, self._answers_readyz, "daphne /readyz")
         return process
+
+    def start_web(self, processes: int = 2) -> Process:
+        """`manage.py run_web`: several daphne processes on this stack's port."""
+        process = self._start(
+            "web", [sys.executable, "manage.py", "run_web", "--port", self.port, "--processes", str(processes)]
+        )
+        self._wait_ready(process, self._answers_readyz, "run_web /readyz")
+        return process
+
+    def _answers_readyz(self) -> bool:
+        try:
+            return requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
 
     def start_matcher(self) -> Process:
         process = self._start("matcher", [sys.executable, "manage.py", "run_matcher"])
