@@ -37,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +100,34 @@ def start_exchange(log_dir: Path, web_processes: int):
         stop()
         raise
     return db.env, db.url, urls, stacks, stop
+
+
+def cpu_seconds(stacks) -> dict[str, float]:
+    """CPU time (user + system) so far of each part of the exchange: the
+    stack's processes with their children, and every PostgreSQL and Redis
+    server process on the machine (shared with anything else running)."""
+    totals: Counter = Counter()
+
+    def add(role: str, process: psutil.Process, with_children: bool = True) -> None:
+        try:
+            times = process.cpu_times()
+            totals[role] += times.user + times.system
+            if with_children:  # run_web's daphnes, Celery's pool processes
+                totals[role] += times.children_user + times.children_system
+                for child in process.children(recursive=True):
+                    child_times = child.cpu_times()
+                    totals[role] += child_times.user + child_times.system
+        except psutil.Error:
+            pass
+
+    for stack in stacks:
+        for name, process in stack.processes.items():
+            add(name, psutil.Process(process.pid))
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "redis-server"):
+            add(process.info["name"], process)
+    add("load client", psutil.Process(), with_children=False)  # the stack runs as its children
+    return dict(totals)
 
 
 def create_users(env: dict, users: int, prefix: str) -> list[str]:
@@ -289,7 +318,14 @@ def main() -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
             trades_before = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0]
         sampler = threading.Thread(target=sample_backlog, args=(database_url, backlog, halt), daemon=True)
-        result = asyncio.run(run(urls, usernames, args, backlog, sampler.start))
+        cpu_marks = []
+
+        def start_load() -> None:
+            cpu_marks.append(cpu_seconds(stacks))
+            sampler.start()
+
+        result = asyncio.run(run(urls, usernames, args, backlog, start_load))
+        cpu_marks.append(cpu_seconds(stacks))
         halt.set()
         sampler.join(timeout=10)
         numbers = [b for _, b in backlog if isinstance(b, int)]
@@ -304,6 +340,14 @@ def main() -> None:
             result["backlog_after_drain"] = conn.execute(BACKLOG_SQL).fetchone()[0]
             result["trades"] = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0] - trades_before
         result["backlog_samples"] = " ".join(f"{t:.0f}s:{b}" for t, b in backlog)
+        # Where the CPU went during the load, per ok order (PostgreSQL and
+        # Redis: every server process on the machine).
+        before, after = cpu_marks
+        spent = {role: after[role] - before.get(role, 0.0) for role in after}
+        result["cpu_seconds"] = {role: round(v, 2) for role, v in sorted(spent.items())}
+        if result["ok"]:
+            result["cpu_ms_per_ok_order"] = {role: round(1000 * v / result["ok"], 2) for role, v in sorted(spent.items())}
+            result["cpu_ms_per_ok_order"]["all"] = round(1000 * sum(spent.values()) / result["ok"], 2)
     finally:
         halt.set()
         if stop is not None:
