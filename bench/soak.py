@@ -4,8 +4,9 @@ time, sampling each process's memory, CPU, open connections and fds.
     python bench/soak.py --minutes 2 --interval 2 --png docs/soak-quick.png
     python bench/soak.py --minutes 1440 --interval 30   # 24 h
 
-It starts its own exchange (throwaway database; daphne, matcher and Celery
-worker, as bench/load.py --start does), creates funded load users, and
+It starts its own exchange (throwaway database; run_web with its daphne
+processes, matcher and Celery worker, as bench/load.py --start does; each
+child process is sampled on its own), creates funded load users, and
 places crossing LIMIT orders at --rate per second (and reads a balance every
 tenth order) until --minutes are up. Every --interval seconds it writes one
 CSV row per process: RSS, CPU% (of one core, since the previous sample),
@@ -182,7 +183,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second (9 orders : 1 balance read)")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument("--web-processes", type=int, default=2, help="daphne processes behind run_web")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds left out of the growth check")
     parser.add_argument("--growth-limit", type=float, default=10.0, help="percent")
     parser.add_argument("--csv", default="", help="default: soak.csv in a new temporary directory")
@@ -203,7 +204,11 @@ def main() -> int:
         procs = {}
         for i, stack in enumerate(stacks):
             for name, process in stack.processes.items():
-                procs[name if i == 0 else f"{name}-{i}"] = psutil.Process(process.pid)
+                key = name if i == 0 else f"{name}-{i}"
+                procs[key] = psutil.Process(process.pid)
+                # run_web's daphne processes, the Celery worker's pool processes.
+                for j, child in enumerate(procs[key].children(recursive=True), 1):
+                    procs[f"{key}.{j}"] = child
         usernames = create_users(env, args.users, "soak")
         with open(csv_path, "w", newline="") as out:
             writer = csv.DictWriter(out, fieldnames=FIELDS)
