@@ -5,9 +5,14 @@ Client ops: subscribe / unsubscribe {channels: [...]}, auth {token}, ping,
 pong. Server messages: {channel, type: snapshot|update, sequence, data};
 errors {type: error, error: {code, message}}. Public streams reach the
 consumer from this process's fan-out (`fanout`), the caller's orders from a
-per-user Channels group. Every outgoing frame goes through one bounded queue
-per connection, drained by a writer task: a client whose queue fills up is
-closed as a slow consumer.
+per-user Channels group.
+
+On a plain-TCP daphne connection every outgoing frame is written to the
+socket at once, in order, with the frame bytes the fan-out built once for all
+clients (`wire`); a client that leaves more than `wire.MAX_UNSENT_BYTES`
+unsent is closed as a slow consumer. Elsewhere (TLS, other servers, tests)
+frames go through one bounded queue per connection, drained by a writer task
+into the ASGI send; a client whose queue fills up is closed the same way.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from riskadmin.models import Symbol
 
 from . import selectors
-from .fanout import frame, get_fanout
+from .fanout import Outgoing, get_fanout, update_of
 from .stats import stats
 from .streams import ORDERS, Stream, StreamError, parse_stream, user_group
+from .wire import MAX_UNSENT_BYTES, Wire
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +52,10 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
         self.private_group: str | None = None  # the "orders" group joined
         self.depth_sequence: dict[str, int] = {}  # last depth sequence queued per stream
         # Public streams whose snapshot is being read: their updates wait here.
-        self.pending: dict[str, list[tuple[str, int | None, float, str]]] = {}
-        self.outbox: asyncio.Queue = asyncio.Queue(maxsize=settings.WS_MAX_BACKLOG)
+        self.pending: dict[str, list[Outgoing]] = {}
+        self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=settings.WS_MAX_BACKLOG)
+        self.writing = False  # the writer task holds a frame it took from the outbox
+        self.wire = Wire.of(self.base_send)
         self.user_id: int | None = None
         self.closing = False
         self.last_seen = self.last_ping = time.monotonic()
@@ -161,48 +169,73 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
 
     # -- relaying ---------------------------------------------------------
 
-    def deliver(self, stream: str, last: int | None, ts: float, text: str) -> None:
+    def deliver(self, message: Outgoing) -> None:
         """An update of a public stream, from the fan-out (never blocks)."""
-        if self.closing or stream not in self.streams:
+        if self.closing or message.stream not in self.streams:
             return
-        pending = self.pending.get(stream)
+        pending = self.pending.get(message.stream)
         if pending is None:
-            self._queue((stream, last, ts, text))
+            self._queue(message)
         elif len(pending) < settings.WS_MAX_BACKLOG:
-            pending.append((stream, last, ts, text))
+            pending.append(message)
         else:
             self._too_slow("updates piled up while its snapshot was read")
 
     async def market_event(self, event: dict) -> None:
         """A group message from the publisher: the caller's orders."""
         if not self.closing and event["channel"] in self.streams:
-            self._queue(frame(event))
+            self._queue(update_of(event))
 
-    def _queue(self, item: tuple[str | None, int | None, float, str]) -> None:
+    def _queue(self, message: Outgoing) -> None:
+        # Straight to the socket unless the writer task still has frames to
+        # send first (it serves the connection until the wire is open).
+        if self.wire is not None and not self.writing and self.outbox.empty() and self.wire.open():
+            if self._due(message):
+                self._write_direct(message)
+            return
         try:
-            self.outbox.put_nowait(item)
+            self.outbox.put_nowait(message)
         except asyncio.QueueFull:
             self._too_slow(f"{self.outbox.qsize()} messages queued")
 
+    def _due(self, message: Outgoing) -> bool:
+        """Whether to send it now: not if the client unsubscribed since or its
+        snapshot already covers it; a client this far behind is closed."""
+        if self.closing:
+            return False
+        stream = message.stream
+        if stream is None:
+            return True
+        if stream not in self.streams:
+            return False
+        if message.last is not None:
+            if message.last <= self.depth_sequence.get(stream, 0):
+                return False
+            self.depth_sequence[stream] = message.last
+        if (lag := time.time() - message.ts) > settings.WS_MAX_LAG_SECONDS:
+            self._too_slow(f"{lag:.1f} s behind")
+            return False
+        return True
+
+    def _write_direct(self, message: Outgoing) -> None:
+        self.wire.write(message.frame)
+        stats.messages_sent += 1
+        if (unsent := self.wire.unsent()) > MAX_UNSENT_BYTES:
+            self._too_slow(f"{unsent} bytes unsent")
+
     async def _write(self) -> None:
-        """Send the queued frames in order; depth updates the client's snapshot
-        already covers are skipped."""
+        """Send the queued frames in order (the path without a wire)."""
         while True:
-            stream, last, ts, text = await self.outbox.get()
-            if self.closing:
-                return
-            if stream is not None:
-                if stream not in self.streams:
-                    continue  # unsubscribed since
-                if last is not None:
-                    if last <= self.depth_sequence.get(stream, 0):
-                        continue
-                    self.depth_sequence[stream] = last
-                if time.time() - ts > settings.WS_MAX_LAG_SECONDS:
-                    self._too_slow(f"{time.time() - ts:.1f} s behind")
+            message = await self.outbox.get()
+            self.writing = True
+            try:
+                if self.closing:
                     return
-            await self.send(text_data=text)
-            stats.messages_sent += 1
+                if self._due(message):
+                    await self.send(text_data=message.text)
+                    stats.messages_sent += 1
+            finally:
+                self.writing = False
 
     def _too_slow(self, why: str) -> None:
         if self.closing:
@@ -232,7 +265,7 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
         if pending is None or self.closing:
             return  # unsubscribed (or closed) meanwhile
         text = json.dumps({"channel": stream.name, "type": "snapshot", "sequence": sequence, "data": data})
-        self._queue((None, None, 0.0, text))
+        self._queue(Outgoing(text))
         if stream.kind == "depth":
             self.depth_sequence[stream.name] = sequence
         for item in pending:
@@ -271,7 +304,7 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
     async def _send(self, content: dict) -> None:
         """A reply or snapshot: queued behind what is already waiting."""
         if not self.closing:
-            self._queue((None, None, 0.0, json.dumps(content)))
+            self._queue(Outgoing(json.dumps(content)))
 
 
 def _symbol_exists(name: str) -> bool:

@@ -4,9 +4,11 @@ The publisher sends each public stream message once, as a Redis PUBLISH on
 `md:<database>:<stream>` (e.g. `md:exchange:trades:BTC-USDT`). Each daphne
 process runs one subscriber task (started by the first WebSocket connection
 of its event loop) on the pattern `md:<database>:*`; it serialises each
-message into the wire frame once and hands that text to the local consumers
-subscribed to the stream. Consumers queue what they get in a bounded queue of
-their own (see `MarketDataConsumer`), so one slow client costs nobody else.
+message into the wire frame once (JSON text, and the WebSocket frame bytes
+when a consumer writes to its socket directly, see `wire`) and hands that one
+`Outgoing` to the local consumers subscribed to the stream. Handing it over
+never blocks: a consumer that cannot keep up is closed (see
+`MarketDataConsumer`), so one slow client costs nobody else.
 
 If Redis drops, the subscriber reconnects with backoff; messages published
 meanwhile are lost, which depth clients see as a gap in the sequence (they
@@ -27,6 +29,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from . import keys
+from .wire import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +37,42 @@ BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 
 
+class Outgoing:
+    """One server message, serialised once however many clients get it.
+
+    stream: the public stream it updates (None for replies and snapshots);
+    last: a depth update's last sequence (None otherwise); ts: when the
+    publisher rendered it (0 for replies).
+    """
+
+    __slots__ = ("stream", "last", "ts", "text", "_frame")
+
+    def __init__(self, text: str, stream: str | None = None, last: int | None = None, ts: float = 0.0) -> None:
+        self.text = text
+        self.stream = stream
+        self.last = last
+        self.ts = ts
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        """The WebSocket text frame, built on first use."""
+        if self._frame is None:
+            self._frame = text_frame(self.text.encode())
+        return self._frame
+
+
 class Receiver(Protocol):
-    def deliver(self, stream: str, last: int | None, ts: float, text: str) -> None: ...
+    def deliver(self, message: Outgoing) -> None: ...
 
 
-def frame(message: dict) -> tuple[str, int | None, float, str]:
-    """A published message -> (stream, depth `last` or None, publish time, wire text)."""
+def update_of(message: dict) -> Outgoing:
+    """A published message -> the update clients get."""
     stream = message["channel"]
     data = message["data"]
     last = data["last"] if stream.startswith("depth:") else None
     text = json.dumps({"channel": stream, "type": "update", "sequence": message["sequence"], "data": data})
-    return stream, last, message.get("ts", 0.0), text
+    return Outgoing(text, stream, last, message.get("ts", 0.0))
 
 
 class Fanout:
@@ -89,9 +117,9 @@ class Fanout:
         receivers = self.subscribers.get(message.get("channel"))
         if not receivers:
             return
-        stream, last, ts, text = frame(message)
+        outgoing = update_of(message)
         for receiver in tuple(receivers):
-            receiver.deliver(stream, last, ts, text)
+            receiver.deliver(outgoing)
 
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST

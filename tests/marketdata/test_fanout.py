@@ -16,8 +16,8 @@ class Receiver:
     def __init__(self) -> None:
         self.got: list[tuple] = []
 
-    def deliver(self, stream, last, ts, text) -> None:
-        self.got.append((stream, last, json.loads(text)))
+    def deliver(self, message) -> None:
+        self.got.append((message.stream, message.last, json.loads(message.text)))
 
 
 def test_the_subscriber_retries_until_redis_answers_then_delivers_each_message_once(settings, db):

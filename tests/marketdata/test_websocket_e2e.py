@@ -1,21 +1,24 @@
 """WebSocket depth over real processes (daphne, matcher, worker): a client
 keeping a local book from the REST snapshot plus depth updates ends equal to
-the REST book, and a client resyncs after daphne restarts."""
+the REST book, a client resyncs after daphne restarts, and a client that
+stops reading is closed without holding up the others."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+import redis
 import requests
 import websockets
 
-from tests.e2e.conftest import e2e_db, stack, stack_env  # noqa: F401  (fixtures)
+from tests.e2e.conftest import REDIS_URL, e2e_db, stack, stack_env  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -163,3 +166,59 @@ def test_a_client_resubscribes_and_resyncs_after_daphne_restarts(stack):
     book, expected = asyncio.run(scenario())
 
     assert (book.levels("bids"), book.levels("asks")) == (expected["bids"], expected["asks"])
+
+
+def test_a_client_that_stops_reading_is_closed_and_the_others_get_every_update(stack):
+    """Updates go straight to each socket; one whose unsent bytes pile up
+    (it stopped reading, its TCP window is closed) is closed as slow, and a
+    reading client on the same stream still gets every update, in order."""
+    ws_url = f"ws://127.0.0.1:{stack.port}/ws"
+    client = redis.Redis.from_url(REDIS_URL)
+    channel = f"md:{stack.db.name}:{CHANNEL}"
+    levels = [[f"{50000 + i}.00", "1.00000000"] for i in range(3000)]  # about 80 kB per update
+    sequences = list(range(10**9, 10**9 + 150))  # 12 MB: more than any socket buffer holds
+
+    def slow_stats() -> int:
+        return sum(int(client.hget(key, "slow_consumers_closed") or 0)
+                   for key in client.scan_iter(match=f"marketdata:{stack.db.name}:ws:process:*"))
+
+    async def until_snapshot(ws) -> None:
+        while json.loads(await ws.recv()).get("type") != "snapshot":
+            pass
+
+    async def scenario():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", stack.port))
+        stalled = await websockets.connect(ws_url, sock=sock, max_queue=1, compression=None, open_timeout=TIMEOUT)
+        reader = await subscribe(ws_url)
+        await stalled.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
+        await until_snapshot(stalled)  # from here on it reads nothing
+        await until_snapshot(reader)
+        received = []
+
+        async def read_all() -> None:
+            while len(received) < len(sequences):
+                message = json.loads(await reader.recv())
+                if message.get("type") == "update":
+                    received.append((message["sequence"], message["data"]["bids"] == levels))
+
+        reading = asyncio.create_task(read_all())
+        for sequence in sequences:
+            body = {"channel": CHANNEL, "sequence": sequence, "ts": time.time(), "data": {
+                "symbol": "BTC/USDT", "first": sequence, "last": sequence, "bids": levels, "asks": []}}
+            await asyncio.to_thread(client.publish, channel, json.dumps(body))
+            await asyncio.sleep(0.005)  # as a busy market would, not one burst
+        async with asyncio.timeout(60):
+            await reading
+        deadline = time.monotonic() + 20
+        while slow_stats() < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)  # statistics reach Redis every few seconds
+        await reader.close()
+        stalled.transport.abort()
+        return received, slow_stats()
+
+    received, slow = asyncio.run(scenario())
+
+    assert received == [(sequence, True) for sequence in sequences]
+    assert slow == 1
