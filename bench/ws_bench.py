@@ -9,6 +9,11 @@ executed_at) to each client's receipt.
 
 Without --url it starts its own exchange (daphne, matcher, Celery worker) on
 a throwaway database, with the end-to-end test helpers. Loopback only.
+
+Then it also reports where the time goes: a probe subscribed to the trades
+stream in Redis gives executed_at -> the publisher's render time ("ts" in the
+published message) -> arrival from Redis, and the CPU seconds each process
+used while the trades were generated (from /proc).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -26,6 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import redis
 import requests
 import websockets
 
@@ -60,7 +67,10 @@ def start_exchange(log_dir: Path, separate_api: bool):
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
-    return stack.base_url, api.base_url, stop
+    pids = {f"{name} (/ws)": p.pid for name, p in stack.processes.items()}
+    if api is not stack:
+        pids["daphne (orders)"] = api.processes["daphne"].pid
+    return stack.base_url, api.base_url, stop, name, pids
 
 
 def token(base_url: str, username: str, password: str) -> str:
@@ -112,22 +122,118 @@ def generate_trades(base_url: str, password: str, rate: float, seconds: float, w
 
 
 async def client(ws_url: str, arrivals: list, ready: asyncio.Event, stats: dict, done: asyncio.Event) -> None:
-    async with websockets.connect(ws_url, open_timeout=60, max_queue=None) as ws:
+    # No permessage-deflate offer, and frames kept as bytes: the clients share
+    # the machine with the server, so they do as little as possible per frame.
+    async with websockets.connect(ws_url, open_timeout=60, max_queue=None, compression=None) as ws:
         await ws.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
-        async for raw in ws:  # counted once subscribed: its snapshot came
-            if '"snapshot"' in raw and json.loads(raw).get("type") == "snapshot":
+        while True:  # counted once subscribed: its snapshot came
+            raw = await ws.recv(decode=False)
+            if b'"snapshot"' in raw and json.loads(raw).get("type") == "snapshot":
                 break
         stats["connected"] += 1
         if stats["connected"] == stats["clients"]:
             ready.set()
-        async for raw in ws:  # until cancelled at the end of the run
+        while True:  # until cancelled at the end of the run
+            raw = await ws.recv(decode=False)
             received = time.time()
-            if '"ping"' in raw and json.loads(raw).get("type") == "ping":
+            if b'"ping"' in raw and json.loads(raw).get("type") == "ping":
                 await ws.send(json.dumps({"op": "pong"}))
-            elif '"error"' in raw and json.loads(raw).get("type") == "error":
+            elif b'"error"' in raw and json.loads(raw).get("type") == "error":
                 stats["errors"] += 1
             else:
                 arrivals.append((received, raw))  # parsed after the run: the clients stay cheap
+
+
+class RedisProbe:
+    """Subscribed to the trades stream in Redis, as a daphne process is: when
+    each trades message was rendered by the publisher and when it arrived."""
+
+    def __init__(self, database: str) -> None:
+        self.channel = f"md:{database}:{CHANNEL}"
+        self.rows: list[tuple[float, float, float]] = []  # (executed_at, rendered, arrived)
+        self._pubsub = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).pubsub()
+        self._pubsub.subscribe(self.channel)
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        for message in self._pubsub.listen():
+            arrived = time.time()
+            if message["type"] != "message":
+                continue
+            body = json.loads(message["data"])
+            for trade in body["data"]:
+                self.rows.append((parse_time(trade["executed_at"]), body.get("ts", 0.0), arrived))
+
+    def summary(self) -> dict:
+        to_render = sorted(rendered - executed for executed, rendered, _ in self.rows)
+        to_redis = sorted(arrived - executed for executed, _, arrived in self.rows)
+        return {"trades": len(self.rows), "executed_to_render_ms": percentiles(to_render),
+                "executed_to_redis_ms": percentiles(to_redis)}
+
+
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def percentiles(ordered: list[float]) -> dict:
+    if not ordered:
+        return {}
+
+    def pct(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {"p50": pct(0.5), "p99": pct(0.99), "max": round(ordered[-1] * 1000, 1)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process (and its reaped children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if "(postgres)" in stat.read_text()[:64]:
+                total += cpu_seconds(int(stat.parent.name))
+        except OSError:
+            pass
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies over all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU seconds per process between start() and stop()."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = {"benchmark clients": os.getpid(), **pids}
+
+    def _read(self) -> dict[str, float]:
+        return {**{name: cpu_seconds(pid) for name, pid in self.pids.items()}, "postgres (all)": postgres_cpu_seconds()}
+
+    def start(self) -> None:
+        self.before, self.busy_before, self.started = self._read(), machine_busy(), time.monotonic()
+
+    def stop(self) -> dict:
+        after, busy_after, wall = self._read(), machine_busy(), time.monotonic() - self.started
+        busy = busy_after[0] - self.busy_before[0]
+        total = busy_after[1] - self.busy_before[1]
+        return {
+            "seconds": round(wall, 1),
+            "machine_busy_pct": round(100 * busy / total, 1) if total else None,
+            "cores_used": {name: round((after[name] - self.before[name]) / wall, 2) for name in after},
+        }
 
 
 def latencies_of(arrivals: list, seen: set) -> list[float]:
@@ -137,12 +243,11 @@ def latencies_of(arrivals: list, seen: set) -> list[float]:
         if message.get("channel") == CHANNEL and message.get("type") == "update":
             for trade in message["data"]:
                 seen.add(trade["id"])
-                executed = datetime.fromisoformat(trade["executed_at"].replace("Z", "+00:00")).timestamp()
-                latencies.append(received - executed)
+                latencies.append(received - parse_time(trade["executed_at"]))
     return latencies
 
 
-async def run(base_url: str, api_url: str, args) -> dict:
+async def run(base_url: str, api_url: str, args, probe: RedisProbe | None = None, meter: CpuMeter | None = None) -> dict:
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     arrivals: list[tuple[float, str]] = []
     seen: set[int] = set()
@@ -156,7 +261,10 @@ async def run(base_url: str, api_url: str, args) -> dict:
     await asyncio.wait_for(ready.wait(), 120)  # every client has its snapshot
     await asyncio.sleep(1)
     counts = {"orders": 0, "accepted": 0, "elapsed": 0.0}
+    if meter is not None:
+        meter.start()
     await asyncio.to_thread(generate_trades, api_url, args.password, args.rate, args.seconds, args.http_clients, counts)
+    cpu = meter.stop() if meter is not None else None
     # Let the last messages arrive: until nothing new came for 2 s (at most 60 s).
     drain_until = time.monotonic() + 60
     while time.monotonic() < drain_until:
@@ -170,10 +278,7 @@ async def run(base_url: str, api_url: str, args) -> dict:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     results = [r for r in results if not isinstance(r, asyncio.CancelledError)]
     ordered = sorted(latencies_of(arrivals, seen))
-
-    def pct(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
-
+    latency = percentiles(ordered)
     trades = len(seen)  # trades that reached at least one client
     return {
         "clients": args.clients,
@@ -185,11 +290,13 @@ async def run(base_url: str, api_url: str, args) -> dict:
         "trade_rate": round(trades / counts["elapsed"], 1) if counts["elapsed"] else None,
         "deliveries": len(ordered),
         "expected_deliveries": trades * args.clients,
-        "p50_ms": round(pct(0.50), 1),
-        "p99_ms": round(pct(0.99), 1),
-        "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+        "p50_ms": latency.get("p50"),
+        "p99_ms": latency.get("p99"),
+        "max_ms": latency.get("max"),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else None,
         "client_errors": stats["errors"] + sum(isinstance(r, BaseException) for r in results),
+        "redis_probe": probe.summary() if probe is not None else None,
+        "cpu_while_trading": cpu,
     }
 
 
@@ -204,14 +311,18 @@ def main() -> None:
     parser.add_argument("--separate-api", action="store_true",
                         help="when starting an exchange: a second daphne serves the orders, the first only /ws")
     parser.add_argument("--password", default="demo-pass-123", help="password of the demo users alice and bob")
+    parser.add_argument("--pids-file", default="", help="write the started processes' pids there (JSON)")
     args = parser.parse_args()
-    stop = None
+    stop = probe = meter = None
     base_url = args.url.rstrip("/")
     api_url = args.api_url.rstrip("/") or base_url
     if not base_url:
-        base_url, api_url, stop = start_exchange(Path(tempfile.mkdtemp(prefix="ws-bench-")), args.separate_api)
+        base_url, api_url, stop, database, pids = start_exchange(Path(tempfile.mkdtemp(prefix="ws-bench-")), args.separate_api)
+        probe, meter = RedisProbe(database), CpuMeter(pids)
+        if args.pids_file:  # for attaching a profiler to the servers
+            Path(args.pids_file).write_text(json.dumps(pids))
     try:
-        result = asyncio.run(run(base_url, api_url, args))
+        result = asyncio.run(run(base_url, api_url, args, probe, meter))
     finally:
         if stop is not None:
             stop()
