@@ -2,8 +2,9 @@
 
 Three kinds, by where the figure is born:
 
-- In the web process (orders accepted and rejected, rejection codes, rate
-  limiting): plain prometheus_client counters.
+- In the web processes (orders accepted and rejected, rejection codes, rate
+  limiting): counters in Redis hashes (HINCRBY), so that a scrape of any of
+  the several processes behind one port counts them all.
 - In the matcher process (batch size and latency): the matcher adds each
   observation to a small Redis hash; the web process reads it at scrape time
   and renders histograms. No shared directory and no extra port is needed,
@@ -22,14 +23,19 @@ import logging
 import math
 
 from django.db import connection
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 log = logging.getLogger(__name__)
 
-ORDERS = Counter("tradeengine_orders_total", "Orders submitted to the API, by type and outcome (accepted|rejected).", ["type", "outcome"])
-REJECTIONS = Counter("tradeengine_rejections_total", "Requests refused with a domain error, by error code.", ["code"])
-RATE_LIMITED = Counter("tradeengine_rate_limited_total", "Requests refused by a rate limit, by scope.", ["scope"])
+# Counters the web processes add to in Redis (one hash per counter, a field
+# per label value), so a scrape of any web process sees every process's counts.
+COUNTERS = {
+    "tradeengine_orders": ("Orders submitted to the API, by type and outcome (accepted|rejected).", ("type", "outcome")),
+    "tradeengine_rejections": ("Requests refused with a domain error, by error code.", ("code",)),
+    "tradeengine_rate_limited": ("Requests refused by a rate limit, by scope.", ("scope",)),
+}
+LABEL_SEPARATOR = "|"
 
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -100,21 +106,32 @@ def quantile(histogram: dict | None, q: float) -> float | None:
 
 
 class CrossProcessCollector:
-    """Figures from Redis (matcher) and the database, read at scrape time."""
+    """Figures from Redis (API counters, matcher histograms) and the
+    database, read at scrape time."""
 
     def describe(self):
         # Names only: the registry calls this at registration, before the
         # database may be used, instead of a full collect().
         for name, (doc, _) in HISTOGRAMS.items():
             yield HistogramMetricFamily(name, doc)
+        for name, (doc, label_names) in COUNTERS.items():
+            yield CounterMetricFamily(name, doc, labels=list(label_names))
         yield CounterMetricFamily("tradeengine_trades", "", labels=["symbol"])
         for name in ("matcher_heartbeat_age_seconds", "symbol_halted", "engine_commands_unprocessed",
                      "settlement_pending", "settlement_failed", "settlement_latency_seconds"):
             yield GaugeMetricFamily(f"tradeengine_{name}", "")
 
     def collect(self):
+        yield from self._safely(self._counters)
         yield from self._safely(self._histograms)
         yield from self._safely(self._database)
+
+    def _counters(self):
+        for name, (doc, label_names) in COUNTERS.items():
+            family = CounterMetricFamily(name, doc, labels=list(label_names))
+            for labels, value in sorted(read_counter(name).items()):
+                family.add_metric(list(labels), value)
+            yield family
 
     def _safely(self, producer):
         try:
@@ -172,23 +189,47 @@ def install() -> None:
         _installed = True
 
 
+def increment(counter: str, *labels: str) -> None:
+    """Add one to a cross-process counter. Never raises: a lost count is
+    better than a failed request."""
+    from .redis import get_redis
+
+    try:
+        get_redis().hincrby(_key(counter), LABEL_SEPARATOR.join(labels), 1)
+    except Exception as exc:
+        log.debug("could not count %s: %s", counter, exc)
+
+
+def read_counter(counter: str) -> dict[tuple[str, ...], int]:
+    from .redis import get_redis
+
+    raw = get_redis().hgetall(_key(counter))
+    return {tuple(_text(field).split(LABEL_SEPARATOR)): int(value) for field, value in raw.items()}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def count_order(order_type: str, outcome: str) -> None:
-    ORDERS.labels(type=order_type or "UNKNOWN", outcome=outcome).inc()
+    increment("tradeengine_orders", order_type or "UNKNOWN", outcome)
 
 
 def count_rejection(code: str) -> None:
-    REJECTIONS.labels(code=code).inc()
+    increment("tradeengine_rejections", code)
+
+
+def count_rate_limited(scope: str) -> None:
+    increment("tradeengine_rate_limited", scope)
 
 
 def snapshot() -> dict:
-    """The web process's own counters, for GET /api/v1/admin/metrics."""
+    """The API's counters, for GET /api/v1/admin/metrics."""
     figures: dict[str, dict] = {}
-    for counter in (ORDERS, REJECTIONS, RATE_LIMITED):
-        for metric in counter.collect():
-            for sample in metric.samples:
-                if sample.name.endswith("_total"):
-                    key = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-                    figures.setdefault(metric.name + "_total", {})[key] = sample.value
+    for counter, (_, label_names) in COUNTERS.items():
+        for labels, value in sorted(read_counter(counter).items()):
+            key = ",".join(f"{k}={v}" for k, v in sorted(zip(label_names, labels)))
+            figures.setdefault(counter + "_total", {})[key] = value
     return figures
 
 

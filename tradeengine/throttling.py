@@ -106,7 +106,7 @@ class RateLimitThrottle(BaseThrottle):
         if wait_ms <= 0:
             return True
         self.wait_seconds = max(1, math.ceil(wait_ms / 1000))
-        metrics.RATE_LIMITED.labels(scope=scopes[worst - 1]).inc()
+        metrics.count_rate_limited(scopes[worst - 1])
         log.info("rate limited", extra={"scope": scopes[worst - 1], "retry_after": self.wait_seconds})
         return False
 
