@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -144,6 +145,97 @@ async def client(ws_url: str, arrivals: list, ready: asyncio.Event, stats: dict,
                 arrivals.append((received, raw))  # parsed after the run: the clients stay cheap
 
 
+class RawClient(asyncio.Protocol):
+    """A minimal WebSocket client (RFC 6455) for many connections in one
+    process: it timestamps each frame when its bytes are read from the socket
+    and keeps the payload for later; only control frames and the first
+    replies are looked at during the run. Server frames are never masked or
+    compressed (no extension is offered)."""
+
+    def __init__(self, arrivals: list, stats: dict, ready: asyncio.Event) -> None:
+        self.arrivals, self.stats, self.ready = arrivals, stats, ready
+        self.buffer = b""
+        self.upgraded = False
+        self.subscribed = False
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        transport.write((f"GET /ws HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+
+    def send_text(self, text: str, opcode: int = 0x1) -> None:
+        payload = text.encode()
+        mask = secrets.token_bytes(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert len(payload) < 126
+        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
+    def data_received(self, data: bytes) -> None:
+        received = time.time()
+        self.buffer += data
+        if not self.upgraded:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.transport.close()
+                return
+            self.upgraded, self.buffer = True, rest
+            self.send_text(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
+        while len(self.buffer) >= 2:
+            opcode, size = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
+            start = 2
+            if size == 126:
+                if len(self.buffer) < 4:
+                    return
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                if len(self.buffer) < 10:
+                    return
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            payload, self.buffer = self.buffer[start:start + size], self.buffer[start + size:]
+            self.frame(opcode, payload, received)
+
+    def frame(self, opcode: int, payload: bytes, received: float) -> None:
+        if opcode == 0x9:  # protocol ping
+            self.send_text(payload.decode("latin-1"), opcode=0xA)
+        elif opcode == 0x8:
+            self.transport.close()
+        elif not self.subscribed:  # counted once subscribed: its snapshot came
+            if b'"snapshot"' in payload and json.loads(payload).get("type") == "snapshot":
+                self.subscribed = True
+                self.stats["connected"] += 1
+                if self.stats["connected"] == self.stats["clients"]:
+                    self.ready.set()
+        elif b'"ping"' in payload and json.loads(payload).get("type") == "ping":
+            self.send_text(json.dumps({"op": "pong"}))
+        elif b'"error"' in payload and json.loads(payload).get("type") == "error":
+            self.stats["errors"] += 1
+        else:
+            self.arrivals.append((received, payload))
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+
+async def raw_client(ws_url: str, arrivals: list, ready: asyncio.Event, stats: dict, done: asyncio.Event) -> None:
+    host, port = ws_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    RawClient.host = f"{host}:{port}"
+    transport, protocol = await asyncio.get_running_loop().create_connection(
+        lambda: RawClient(arrivals, stats, ready), host, int(port))
+    try:
+        await protocol.closed
+        if not done.is_set():
+            stats["errors"] += 1  # closed by the server during the run
+    finally:
+        transport.close()
+
+
 class RedisProbe:
     """Subscribed to the trades stream in Redis, as a daphne process is: when
     each trades message was rendered by the publisher and when it arrived."""
@@ -255,7 +347,8 @@ async def run(base_url: str, api_url: str, args, probe: RedisProbe | None = None
     ready, done = asyncio.Event(), asyncio.Event()
     tasks = []
     for i in range(args.clients):
-        tasks.append(asyncio.create_task(client(ws_url, arrivals, ready, stats, done)))
+        connect = raw_client if args.client == "raw" else client
+        tasks.append(asyncio.create_task(connect(ws_url, arrivals, ready, stats, done)))
         if i % 50 == 49:
             await asyncio.sleep(0.05)  # don't stampede the accept queue
     await asyncio.wait_for(ready.wait(), 120)  # every client has its snapshot
@@ -282,6 +375,7 @@ async def run(base_url: str, api_url: str, args, probe: RedisProbe | None = None
     trades = len(seen)  # trades that reached at least one client
     return {
         "clients": args.clients,
+        "client": args.client,
         "separate_api_daphne": args.separate_api,
         "asked_rate": args.rate,
         "orders_sent": counts["orders"],
@@ -311,6 +405,8 @@ def main() -> None:
     parser.add_argument("--separate-api", action="store_true",
                         help="when starting an exchange: a second daphne serves the orders, the first only /ws")
     parser.add_argument("--password", default="demo-pass-123", help="password of the demo users alice and bob")
+    parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
+                        help="raw: a minimal frame reader per connection (cheapest); websockets: the library's client")
     parser.add_argument("--pids-file", default="", help="write the started processes' pids there (JSON)")
     args = parser.parse_args()
     stop = probe = meter = None
