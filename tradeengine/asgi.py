@@ -3,12 +3,13 @@
 import os
 
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
+
+from .asgi_http import get_http_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeengine.settings")
 # Static files (admin, Swagger UI) are served by daphne itself: a single
 # self-hosted process needs no separate web server for them.
-django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
+django_asgi_app = ASGIStaticFilesHandler(get_http_application())
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
