@@ -131,21 +131,27 @@ class Publisher:
 
     def _publish(self, change: BookChange) -> None:
         if change.snapshot_only:
-            self._send_public(change, [])
+            self._send_public([], snapshot_of=change)
             return
-        messages = self._messages(change)
-        public = [body for target, body in messages if target is None]
-        self._send_public(change, public)
+        # Depth and trades leave first: the ticker (a sum over up to 1440
+        # minute buckets), the candles and the 500-level snapshot take
+        # milliseconds to render. Either order of snapshot and update is safe
+        # for subscribers: they skip updates their snapshot already covers.
+        now = time.time()
+        self._send_public(self._book_messages(change, now))
+        messages = self._aggregate_messages(change, now)
+        self._send_public([body for target, body in messages if target is None], snapshot_of=change)
         private = [(target, body) for target, body in messages if target is not None]
         if private:
             self._run_async(self._send_all(private))
 
-    def _send_public(self, change: BookChange, messages: list[dict]) -> None:
-        """The snapshot, then each public message once: one round trip."""
+    def _send_public(self, messages: list[dict], *, snapshot_of: BookChange | None = None) -> None:
+        """Each public message once (and the snapshot): one round trip."""
         pipe = self._redis_client().pipeline(transaction=False)
-        pipe.set(keys.book_snapshot_key(change.symbol.name), json.dumps(self._snapshot(change)))
         for body in messages:
             pipe.publish(keys.stream_channel(body["channel"]), json.dumps(body))
+        if snapshot_of is not None:
+            pipe.set(keys.book_snapshot_key(snapshot_of.symbol.name), json.dumps(self._snapshot(snapshot_of)))
         try:
             pipe.execute()
         except redis.RedisError as exc:
@@ -161,40 +167,41 @@ class Publisher:
             "asks": render.levels(scale, render.top(change.asks, SNAPSHOT_LEVELS, descending=False), descending=False),
         }
 
-    def _messages(self, change: BookChange) -> list[tuple[str | None, dict]]:
-        """(target, body): target None = a public stream (published once),
-        else the Channels group of one user's orders."""
+    def _book_messages(self, change: BookChange, now: float) -> list[dict]:
+        """The depth update and the batch's trades."""
         symbol, scale = change.symbol, change.symbol.scale
-        now = time.time()
-
-        def message(stream_name: str, sequence: int, data) -> dict:
-            return {"type": MESSAGE_TYPE, "channel": stream_name, "sequence": sequence, "data": data, "ts": now}
-
-        depth = stream_of("depth", symbol.name)
-        out = [(None, message(depth.name, change.last_sequence, {
+        out = [message(stream_of("depth", symbol.name).name, change.last_sequence, now, {
             "symbol": symbol.name,
             "first": change.first_sequence,
             "last": change.last_sequence,
             "bids": render.levels(scale, change.changed_bids, descending=True),
             "asks": render.levels(scale, change.changed_asks, descending=False),
-        }))]
+        })]
+        if change.trades:
+            out.append(message(stream_of("trades", symbol.name).name, change.trades[-1]["sequence"], now,
+                               [render.trade(scale, t) for t in change.trades]))
+        return out
+
+    def _aggregate_messages(self, change: BookChange, now: float) -> list[tuple[str | None, dict]]:
+        """Candles and ticker, then each trader's orders, as (target, body):
+        target None = a public stream (published once), else the Channels
+        group of one user's orders."""
+        symbol, scale = change.symbol, change.symbol.scale
+        out = []
         buckets = self._aggregates.setdefault(symbol.id, MinuteBuckets())
         if change.trades:
             buckets.add_trades(change.trades)
-            trades = stream_of("trades", symbol.name)
-            out.append((None, message(trades.name, change.trades[-1]["sequence"],
-                                              [render.trade(scale, t) for t in change.trades])))
             at = change.trades[-1]["executed_at"]
             for interval in INTERVALS:
                 row = buckets.candle(interval, at)
                 if row is not None:
                     stream = stream_of("candles", symbol.name, interval)
-                    out.append((None, message(stream.name, change.trades[-1]["sequence"], render.candle(scale, row))))
+                    out.append((None, message(stream.name, change.trades[-1]["sequence"], now, render.candle(scale, row))))
         if change.trades or self._top_changed(change):
             stream = stream_of("ticker", symbol.name)
-            out.append((None, message(stream.name, change.last_sequence, self._ticker(change, buckets))))
+            out.append((None, message(stream.name, change.last_sequence, now, self._ticker(change, buckets))))
         for user_id, data in self._per_user(change).items():
-            out.append((user_group(user_id), message("orders", change.last_sequence, data)))
+            out.append((user_group(user_id), message("orders", change.last_sequence, now, data)))
         return out
 
     @staticmethod
@@ -283,6 +290,12 @@ class Publisher:
         if now - self._last_error_log >= LOG_EVERY_SECONDS:
             self._last_error_log = now
             log.warning(message, *args)
+
+
+def message(stream_name: str, sequence: int, now: float, data) -> dict:
+    """A stream message as published; `ts` (when it was rendered) lets a
+    consumer notice it is falling behind."""
+    return {"type": MESSAGE_TYPE, "channel": stream_name, "sequence": sequence, "data": data, "ts": now}
 
 
 _publisher: Publisher | None = None

@@ -4,6 +4,9 @@ message on every public stream it touched and the traders' own orders."""
 from __future__ import annotations
 
 import json
+import secrets
+import threading
+import time
 
 import pytest
 
@@ -11,11 +14,14 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from marketdata import keys
+from marketdata.streams import INTERVALS
 from tests.factories import place
 from tests.orders.support import process
 from tradeengine.redis import get_redis
 
 STREAMS = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m", "candles:BTC-USDT:1d"]
+STREAMS_ALL = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT",
+               *(f"candles:BTC-USDT:{interval}" for interval in INTERVALS)]
 
 
 def listen(groups: list[str]) -> str:
@@ -106,3 +112,40 @@ def test_a_dead_redis_never_stops_matching(symbol, alice, bob, settings, inline_
     result = process(symbol)
 
     assert len(result.trade_ids) == 1
+
+
+
+def test_depth_and_trades_leave_before_the_ticker_candles_and_snapshot_are_rendered(
+        symbol, alice, bob, inline_publisher):
+    """What the publisher sends Redis, in order (MONITOR): the depth and trades
+    messages first, then the candles, the ticker and the book snapshot."""
+    place(alice, symbol, "BUY", "1", "49000.00")
+    place(bob, symbol, "SELL", "0.4", "49000.00")
+    names = {keys.stream_channel(stream): stream for stream in STREAMS_ALL} | {keys.book_snapshot_key("BTC/USDT"): "snapshot"}
+    end = f"end-of-test-{secrets.token_hex(4)}"
+    commands: list[str] = []
+    listening = threading.Event()
+
+    def monitor() -> None:
+        with get_redis().monitor() as feed:
+            listening.set()
+            for entry in feed.listen():
+                if end in entry["command"]:
+                    return
+                command, _, rest = entry["command"].partition(" ")
+                key = rest.split(" ", 1)[0]
+                if command in ("PUBLISH", "SET") and key in names:
+                    commands.append(names[key])
+
+    watcher = threading.Thread(target=monitor)
+    watcher.start()
+    assert listening.wait(5)
+    time.sleep(0.2)  # MONITOR is on before the batch
+
+    process(symbol)
+
+    get_redis().echo(end)
+    watcher.join(10)
+    batch = commands[commands.index("depth:BTC-USDT"):]  # a rebuilt book's snapshot may come first
+    assert batch[:2] == ["depth:BTC-USDT", "trades:BTC-USDT"]
+    assert sorted(batch[2:]) == sorted(set(STREAMS_ALL) - {"depth:BTC-USDT", "trades:BTC-USDT"} | {"snapshot"})
