@@ -133,25 +133,28 @@ class Publisher:
         if change.snapshot_only:
             self._send_public([], snapshot_of=change)
             return
-        # Depth and trades leave first: the ticker (a sum over up to 1440
-        # minute buckets), the candles and the 500-level snapshot take
-        # milliseconds to render. Either order of snapshot and update is safe
-        # for subscribers: they skip updates their snapshot already covers.
+        # Trades leave first, before the 500-level snapshot and the ticker
+        # (a sum over up to 1440 minute buckets) are rendered. The depth
+        # update follows the snapshot it belongs to: a client that subscribes
+        # in between must not get a snapshot older than its first update.
         now = time.time()
-        self._send_public(self._book_messages(change, now))
+        self._send_public(self._trade_messages(change, now))
+        self._send_public([self._depth_message(change, now)], snapshot_of=change)
         messages = self._aggregate_messages(change, now)
-        self._send_public([body for target, body in messages if target is None], snapshot_of=change)
+        self._send_public([body for target, body in messages if target is None])
         private = [(target, body) for target, body in messages if target is not None]
         if private:
             self._run_async(self._send_all(private))
 
     def _send_public(self, messages: list[dict], *, snapshot_of: BookChange | None = None) -> None:
-        """Each public message once (and the snapshot): one round trip."""
+        """The snapshot, then each public message once: one round trip."""
+        if not messages and snapshot_of is None:
+            return
         pipe = self._redis_client().pipeline(transaction=False)
-        for body in messages:
-            pipe.publish(keys.stream_channel(body["channel"]), json.dumps(body))
         if snapshot_of is not None:
             pipe.set(keys.book_snapshot_key(snapshot_of.symbol.name), json.dumps(self._snapshot(snapshot_of)))
+        for body in messages:
+            pipe.publish(keys.stream_channel(body["channel"]), json.dumps(body))
         try:
             pipe.execute()
         except redis.RedisError as exc:
@@ -167,20 +170,24 @@ class Publisher:
             "asks": render.levels(scale, render.top(change.asks, SNAPSHOT_LEVELS, descending=False), descending=False),
         }
 
-    def _book_messages(self, change: BookChange, now: float) -> list[dict]:
-        """The depth update and the batch's trades."""
+    @staticmethod
+    def _trade_messages(change: BookChange, now: float) -> list[dict]:
+        if not change.trades:
+            return []
+        scale = change.symbol.scale
+        return [message(stream_of("trades", change.symbol.name).name, change.trades[-1]["sequence"], now,
+                        [render.trade(scale, t) for t in change.trades])]
+
+    @staticmethod
+    def _depth_message(change: BookChange, now: float) -> dict:
         symbol, scale = change.symbol, change.symbol.scale
-        out = [message(stream_of("depth", symbol.name).name, change.last_sequence, now, {
+        return message(stream_of("depth", symbol.name).name, change.last_sequence, now, {
             "symbol": symbol.name,
             "first": change.first_sequence,
             "last": change.last_sequence,
             "bids": render.levels(scale, change.changed_bids, descending=True),
             "asks": render.levels(scale, change.changed_asks, descending=False),
-        })]
-        if change.trades:
-            out.append(message(stream_of("trades", symbol.name).name, change.trades[-1]["sequence"], now,
-                               [render.trade(scale, t) for t in change.trades]))
-        return out
+        })
 
     def _aggregate_messages(self, change: BookChange, now: float) -> list[tuple[str | None, dict]]:
         """Candles and ticker, then each trader's orders, as (target, body):

@@ -115,10 +115,9 @@ def test_a_dead_redis_never_stops_matching(symbol, alice, bob, settings, inline_
 
 
 
-def test_depth_and_trades_leave_before_the_ticker_candles_and_snapshot_are_rendered(
-        symbol, alice, bob, inline_publisher):
-    """What the publisher sends Redis, in order (MONITOR): the depth and trades
-    messages first, then the candles, the ticker and the book snapshot."""
+def test_trades_leave_first_and_depth_right_after_its_snapshot(symbol, alice, bob, inline_publisher):
+    """What the publisher sends Redis, in order (MONITOR): the trades first,
+    then the book snapshot and the depth update, then candles and ticker."""
     place(alice, symbol, "BUY", "1", "49000.00")
     place(bob, symbol, "SELL", "0.4", "49000.00")
     names = {keys.stream_channel(stream): stream for stream in STREAMS_ALL} | {keys.book_snapshot_key("BTC/USDT"): "snapshot"}
@@ -146,6 +145,6 @@ def test_depth_and_trades_leave_before_the_ticker_candles_and_snapshot_are_rende
 
     get_redis().echo(end)
     watcher.join(10)
-    batch = commands[commands.index("depth:BTC-USDT"):]  # a rebuilt book's snapshot may come first
-    assert batch[:2] == ["depth:BTC-USDT", "trades:BTC-USDT"]
-    assert sorted(batch[2:]) == sorted(set(STREAMS_ALL) - {"depth:BTC-USDT", "trades:BTC-USDT"} | {"snapshot"})
+    batch = commands[commands.index("trades:BTC-USDT"):]  # a rebuilt book's snapshot may come first
+    assert batch[:3] == ["trades:BTC-USDT", "snapshot", "depth:BTC-USDT"]
+    assert sorted(batch[3:]) == sorted(set(STREAMS_ALL) - {"depth:BTC-USDT", "trades:BTC-USDT"})
