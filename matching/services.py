@@ -60,6 +60,7 @@ def wait_for_command(command_id: int, timeout: float) -> bool:
     """
     if timeout <= 0:
         return _is_processed(command_id)
+    _return_pooled_connection()
     deadline = time.monotonic() + timeout
     try:
         if get_redis().blpop([_done_key(command_id)], timeout=timeout) is not None:
@@ -76,6 +77,14 @@ def wait_for_command(command_id: int, timeout: float) -> bool:
             return False
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.1)
+
+
+def _return_pooled_connection() -> None:
+    """While the request blocks on the matcher, its pooled database
+    connection can serve other requests; the next query borrows one again.
+    (Without a pool, closing would only cost a reconnect.)"""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
 
 
 def _is_processed(command_id: int) -> bool:
