@@ -130,6 +130,8 @@ class Trade(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["symbol", "sequence"], name="trade_sequence_unique_per_symbol"),
         ]
+        # Candles and the 24 h ticker read a symbol's trades by time.
+        indexes = [models.Index(fields=["symbol", "executed_at"], name="trade_symbol_executed_at")]
 
     def __str__(self) -> str:
         return f"trade {self.symbol_id}#{self.sequence} {self.quantity}@{self.price}"
