@@ -107,7 +107,8 @@ class Matcher:
             raise
         if result.command_ids:
             self._after_commit(result)
-            observe_matcher_batch(len(result), time.perf_counter() - started)
+            final = [(o.type, o.status) for change in result.market for o in change.orders if o.status in c.FINAL_STATUSES]
+            observe_matcher_batch(len(result), time.perf_counter() - started, final)
         return result
 
     def _apply_batch(self) -> BatchResult:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 
 from django.db import connection
 from prometheus_client import REGISTRY
@@ -34,6 +35,8 @@ COUNTERS = {
     "tradeengine_orders": ("Orders submitted to the API, by type and outcome (accepted|rejected).", ("type", "outcome")),
     "tradeengine_rejections": ("Requests refused with a domain error, by error code.", ("code",)),
     "tradeengine_rate_limited": ("Requests refused by a rate limit, by scope.", ("scope",)),
+    # Added to by the matcher, after the batch that ended the orders committed.
+    "tradeengine_order_outcomes": ("Orders that reached a final state, by type and final status.", ("type", "status")),
 }
 LABEL_SEPARATOR = "|"
 
@@ -58,8 +61,9 @@ def _bucket_field(value: float, buckets: tuple) -> str:
     return "le:+Inf"
 
 
-def observe_matcher_batch(size: int, seconds: float) -> None:
-    """Record one committed batch (called by the matcher). Never raises."""
+def observe_matcher_batch(size: int, seconds: float, final_orders: list[tuple[str, str]] = ()) -> None:
+    """Record one committed batch and the (type, status) of the orders it
+    ended (called by the matcher; one Redis round trip). Never raises."""
     from .redis import get_redis
 
     try:
@@ -69,6 +73,8 @@ def observe_matcher_batch(size: int, seconds: float) -> None:
             pipe.hincrby(key, _bucket_field(value, buckets), 1)
             pipe.hincrby(key, "count", 1)
             pipe.hincrbyfloat(key, "sum", value)
+        for labels, count in Counter(final_orders).items():
+            pipe.hincrby(_key("tradeengine_order_outcomes"), LABEL_SEPARATOR.join(labels), count)
         pipe.execute()
     except Exception as exc:  # metrics must never slow or stop matching
         log.debug("could not record matcher batch metrics: %s", exc)

@@ -103,3 +103,25 @@ def test_the_matcher_records_each_committed_batch(symbol, alice, clean_histogram
     data = metrics.read_histogram("tradeengine_matcher_batch_size")
     assert (data["count"], data["sum"]) == (1, 2)
     assert metrics.read_histogram("tradeengine_matcher_batch_seconds")["count"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_ended_by_the_matcher_count_by_type_and_final_status():
+    from tests.factories import make_symbol, make_user
+
+    symbol = make_symbol("BTC/USDT")
+    alice = make_user("alice-o", funds={"USDT": "100000"})
+    bob = make_user("bob-o", funds={"BTC": "10"})
+
+    def outcome(order_type: str, status: str) -> float:
+        return _sample("tradeengine_order_outcomes_total", type=order_type, status=status)
+
+    filled, cancelled = outcome("LIMIT", "FILLED"), outcome("MARKET", "CANCELLED")
+    place(bob, symbol, "SELL", "1", "100.00")
+    place(alice, symbol, "BUY", "1", "100.00")
+    process(symbol)
+    assert outcome("LIMIT", "FILLED") == filled + 2  # maker and taker
+
+    place(alice, symbol, "BUY", "1", None, type="MARKET")  # nothing to buy: cancelled unfilled
+    process(symbol)
+    assert outcome("MARKET", "CANCELLED") == cancelled + 1
