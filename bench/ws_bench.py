@@ -321,10 +321,15 @@ class CpuMeter:
         after, busy_after, wall = self._read(), machine_busy(), time.monotonic() - self.started
         busy = busy_after[0] - self.busy_before[0]
         total = busy_after[1] - self.busy_before[1]
+        used = {name: round((after[name] - self.before[name]) / wall, 2) for name in after}
+        cores = os.cpu_count() or 1
+        busy_cores = cores * busy / total if total else 0.0
         return {
             "seconds": round(wall, 1),
             "machine_busy_pct": round(100 * busy / total, 1) if total else None,
-            "cores_used": {name: round((after[name] - self.before[name]) / wall, 2) for name in after},
+            "cores_used": used,
+            # Whatever else ran on the machine meanwhile (kernel, Redis, other work).
+            "other_cores": round(busy_cores - sum(used.values()), 2),
         }
 
 
