@@ -1,6 +1,6 @@
 """Benchmark of the pure matching core (matching/engine), no database or I/O.
 
-    python bench/engine_bench.py [--ops 1000000] [--seed 42] [--runs 5] [--skip-stops]
+    python bench/engine_bench.py [--ops 1000000] [--seed 42] [--runs 5] [--skip-stops] [--skip-fok]
 
 A seeded command stream (about 60% limit, 25% cancel of a live order, 10%
 market, 5% IOC) is generated first, and its orders are built before the clock
@@ -10,7 +10,8 @@ once per batch. Separate passes measure per-command latency (every command
 timed with perf_counter_ns) and memory (tracemalloc), so neither instrument
 slows the throughput figure. Finally the stop book's trigger check is timed
 with 10k and 100k untriggered stops resting, and the stream is replayed again
-with those stops waiting in the engine.
+with those stops waiting in the engine. Last, a FOK order's pre-check is
+timed against 1k and 100k price levels.
 """
 
 from __future__ import annotations
@@ -267,12 +268,32 @@ def throughput_with_stops(commands: list[tuple], resting: int, seed: int) -> Non
 # ---------------------------------------------------------------- main
 
 
+# ------------------------------------------------------------ FOK pre-check
+
+
+def fok_bench(levels: int) -> None:
+    """A FOK buy against `levels` one-lot ask levels: filled from the top 3
+    levels, or cancelled because the top levels under its price fall short."""
+    engine = MatchingEngine()
+    for n in range(levels):
+        engine.place(Order(n + 1, 2, c.SELL, 1, MID + n))
+    engine.drain()
+    calls = 2000
+    started = time.perf_counter_ns()
+    for i in range(calls):  # cancelled: 5 lots wanted, 4 levels at or under its price
+        engine.place(Order(10**8 + i, 1, c.BUY, 5, MID + 3, time_in_force=c.FOK))
+    short = (time.perf_counter_ns() - started) / calls
+    engine.drain()
+    print(f"  {levels:>7,} ask levels: {short / 1000:6.2f} us per FOK order that falls short (checked, cancelled)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=1_000_000, help="commands in the stream")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the stream")
     parser.add_argument("--runs", type=int, default=5, help="timed throughput runs (best and median shown)")
     parser.add_argument("--skip-stops", action="store_true", help="skip the stop-trigger benchmark")
+    parser.add_argument("--skip-fok", action="store_true", help="skip the FOK pre-check benchmark")
     args = parser.parse_args()
 
     print(f"machine: {platform.platform()}; {cpu_model()}; {os.cpu_count()} cpus")
@@ -335,6 +356,10 @@ def main() -> None:
         print("\nthroughput of the same stream with untriggered stops resting (they never fire):")
         for resting in (10_000, 100_000):
             throughput_with_stops(commands, resting, args.seed)
+    if not args.skip_fok:
+        print("\nFOK pre-check, MatchingEngine.place of a FOK order timed directly:")
+        for levels in (1_000, 100_000):
+            fok_bench(levels)
     print(f"\nload:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at the end)")
 
 

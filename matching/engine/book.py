@@ -93,8 +93,25 @@ class BookSide:
         elif len(level.orders) > 2 * level.count + 16:
             level.orders = deque(o for o in level.orders if o.status in RESTING)
 
-    def prices_in_priority(self) -> list[int]:
-        return sorted(self.levels, reverse=self.is_bid)
+    def prices_in_priority(self) -> Iterator[int]:
+        """Prices best first, read off the price heap without changing it.
+
+        A frontier of heap nodes (a node's children are never better than
+        the node) yields the entries in order at O(log k) each for the k
+        visited, so a walk that stops within the top levels (the FOK
+        pre-check) does not pay for the depth of the book. Stale entries
+        (emptied levels) are skipped. The book must not change while the
+        walk runs.
+        """
+        heap, sign, levels = self._heap, self._sign, self.levels
+        frontier = [(heap[0], 0)] if heap else []
+        while frontier:
+            key, index = heappop(frontier)
+            if key * sign in levels:
+                yield key * sign
+            for child in (2 * index + 1, 2 * index + 2):
+                if child < len(heap):
+                    heappush(frontier, (heap[child], child))
 
     def depth(self, limit: int) -> list[tuple[int, int]]:
         """Top `limit` levels as (price, lots), best first."""

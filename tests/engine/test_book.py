@@ -137,3 +137,43 @@ def test_same_stream_gives_identical_trades_and_order_states():
     trades_b, states_b = run(commands)
     assert trades_a and trades_a == trades_b
     assert states_a == states_b
+
+
+@pytest.mark.parametrize("levels", [0, 1, 8, 9, 64, 65, 700])
+def test_prices_in_priority_walks_every_level_best_first(levels):
+    from matching.engine.book import BookSide
+
+    rng = random.Random(levels)
+    prices = rng.sample(range(1, 100_000), levels)
+    for is_bid in (True, False):
+        side = BookSide(is_bid=is_bid)
+        orders = [limit(n + 1, c.BUY if is_bid else c.SELL, 1, price) for n, price in enumerate(prices)]
+        for order in orders:
+            side.add(order)
+        assert list(side.prices_in_priority()) == sorted(prices, reverse=is_bid)
+
+        # Emptied levels stay in the heap as stale entries; some come back.
+        gone = rng.sample(orders, len(orders) // 2)
+        for order in gone:
+            order.status = c.CANCELLED
+            side.remove(order)
+        back = [limit(10_000 + n, order.side, 1, order.price) for n, order in enumerate(gone[: len(gone) // 3])]
+        for order in back:
+            side.add(order)
+        expected = {o.price for o in orders if o not in gone} | {o.price for o in back}
+        assert list(side.prices_in_priority()) == sorted(expected, reverse=is_bid)
+
+
+def test_a_fok_order_on_a_deep_book_fills_only_when_the_top_levels_suffice():
+    engine = MatchingEngine()
+    for n in range(2000):  # 2000 ask levels of 1 lot, from 10_000 up
+        engine.place(limit(n + 1, c.SELL, 1, 10_000 + n, user=2))
+    engine.drain()
+
+    enough = limit(5001, c.BUY, 3, 10_002, time_in_force=c.FOK)
+    engine.place(enough)
+    assert enough.status == c.FILLED
+
+    short = limit(5002, c.BUY, 5, 10_006, time_in_force=c.FOK)  # 4 lots left at or under its price
+    engine.place(short)
+    assert (short.status, short.filled) == (c.CANCELLED, 0)
