@@ -7,6 +7,9 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from .asgi_http import get_http_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeengine.settings")
+# A request runs in a thread of its own: it borrows a pooled connection
+# (see DATABASES in settings) rather than opening one per thread.
+os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
 # Static files (admin, Swagger UI) are served by daphne itself: a single
 # self-hosted process needs no separate web server for them.
 django_asgi_app = ASGIStaticFilesHandler(get_http_application())

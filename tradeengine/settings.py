@@ -6,6 +6,7 @@ on a fresh machine; production sets DATABASE_URL, REDIS_URL and SECRET_KEY.
 
 from datetime import timedelta
 from decimal import Decimal
+import sys
 from pathlib import Path
 
 import environ
@@ -76,11 +77,12 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradeengine"),
 }
 # daphne runs every request in a thread of its own, so a connection kept per
-# thread would pile up and exhaust max_connections. With DB_POOL_MAX_SIZE set
-# (the web processes set it) a thread borrows a connection from the process's
-# pool for the request and hands it back; without it, a connection is opened
-# per request and closed at its end (DB_CONN_MAX_AGE 0), or kept that many
-# seconds by long-lived single-threaded processes.
+# thread would pile up and exhaust max_connections: every process that serves
+# tradeengine.asgi (run_web's daphnes, a plain daphne) gets DB_POOL_MAX_SIZE
+# set, and a request borrows a connection from its process's pool and hands it
+# back. The other processes (matcher, Celery worker and beat, commands) are
+# single-threaded and keep their connection DB_CONN_MAX_AGE seconds; closing
+# it after every settlement task would cost PostgreSQL a new backend each time.
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -90,8 +92,26 @@ if DB_POOL_MAX_SIZE:
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django insists
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+
+def _process_name(argv: list[str]) -> str:
+    """"run_matcher", "celery worker", "daphne": shown by PostgreSQL in
+    pg_stat_activity.application_name, so each connection names its process."""
+    path = Path(argv[0]) if argv else Path("python")
+    program = path.parent.name if path.name == "__main__.py" else path.name  # python -m daphne
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    if program in ("manage.py", "django-admin") and words:
+        return words[0]
+    if program == "celery":
+        return " ".join(["celery"] + [w for w in words if w in ("worker", "beat")])
+    return program
+
+
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
+    "DB_APPLICATION_NAME", default=_process_name(sys.argv)
+)[:63]
 # `manage.py run_web`: daphne processes sharing the port, and each one's pool.
 WEB_PROCESSES = env.int("WEB_PROCESSES", default=2)
 WEB_DB_POOL_MAX_SIZE = env.int("WEB_DB_POOL_MAX_SIZE", default=10)
