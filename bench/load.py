@@ -102,10 +102,13 @@ def start_exchange(log_dir: Path, web_processes: int):
     return db.env, db.url, urls, stacks, stop
 
 
-def cpu_seconds(stacks) -> dict[str, float]:
+def cpu_seconds(stacks, database_url: str) -> dict[str, float]:
     """CPU time (user + system) so far of each part of the exchange: the
-    stack's processes with their children, and every PostgreSQL and Redis
-    server process on the machine (shared with anything else running)."""
+    stack's processes with their children; PostgreSQL's backends of this
+    database by the process they serve (application_name), the rest of
+    PostgreSQL (background processes, other databases, backends that have
+    exited) as "postgres (other)"; and Redis (shared with anything else
+    running on the machine)."""
     totals: Counter = Counter()
 
     def add(role: str, process: psutil.Process, with_children: bool = True) -> None:
@@ -123,9 +126,23 @@ def cpu_seconds(stacks) -> dict[str, float]:
     for stack in stacks:
         for name, process in stack.processes.items():
             add(name, psutil.Process(process.pid))
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] in ("postgres", "redis-server"):
-            add(process.info["name"], process)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        serving = dict(conn.execute(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall())
+    for process in psutil.process_iter(["name", "ppid"]):
+        name = process.info["name"]
+        if name == "postgres":
+            app = serving.get(process.pid)
+            add(f"postgres ({app or 'other'})", process, with_children=False)
+            if psutil.Process(process.info["ppid"]).name() != "postgres":  # the postmaster: backends that exited
+                try:
+                    times = process.cpu_times()
+                    totals["postgres (other)"] += times.children_user + times.children_system
+                except psutil.Error:
+                    pass
+        elif name == "redis-server":
+            add(name, process, with_children=False)
     add("load client", psutil.Process(), with_children=False)  # the stack runs as its children
     return dict(totals)
 
@@ -321,11 +338,11 @@ def main() -> None:
         cpu_marks = []
 
         def start_load() -> None:
-            cpu_marks.append(cpu_seconds(stacks))
+            cpu_marks.append(cpu_seconds(stacks, database_url))
             sampler.start()
 
         result = asyncio.run(run(urls, usernames, args, backlog, start_load))
-        cpu_marks.append(cpu_seconds(stacks))
+        cpu_marks.append(cpu_seconds(stacks, database_url))
         halt.set()
         sampler.join(timeout=10)
         numbers = [b for _, b in backlog if isinstance(b, int)]
