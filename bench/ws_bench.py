@@ -165,8 +165,7 @@ class RawClient(asyncio.Protocol):
         transport.write((f"GET /ws HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
 
-    def send_text(self, text: str, opcode: int = 0x1) -> None:
-        payload = text.encode()
+    def send_frame(self, payload: bytes, opcode: int = 0x1) -> None:
         mask = secrets.token_bytes(4)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         assert len(payload) < 126
@@ -183,7 +182,7 @@ class RawClient(asyncio.Protocol):
                 self.transport.close()
                 return
             self.upgraded, self.buffer = True, rest
-            self.send_text(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
+            self.send_frame(json.dumps({"op": "subscribe", "channels": [CHANNEL]}).encode())
         while len(self.buffer) >= 2:
             opcode, size = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
             start = 2
@@ -201,9 +200,11 @@ class RawClient(asyncio.Protocol):
             self.frame(opcode, payload, received)
 
     def frame(self, opcode: int, payload: bytes, received: float) -> None:
-        if opcode == 0x9:  # protocol ping
-            self.send_text(payload.decode("latin-1"), opcode=0xA)
+        if opcode == 0x9:  # protocol ping: the pong echoes its payload byte for byte
+            self.send_frame(payload, opcode=0xA)
         elif opcode == 0x8:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+            self.stats["closed_by_server"][code] = self.stats["closed_by_server"].get(code, 0) + 1
             self.transport.close()
         elif not self.subscribed:  # counted once subscribed: its snapshot came
             if b'"snapshot"' in payload and json.loads(payload).get("type") == "snapshot":
@@ -212,7 +213,7 @@ class RawClient(asyncio.Protocol):
                 if self.stats["connected"] == self.stats["clients"]:
                     self.ready.set()
         elif b'"ping"' in payload and json.loads(payload).get("type") == "ping":
-            self.send_text(json.dumps({"op": "pong"}))
+            self.send_frame(json.dumps({"op": "pong"}).encode())
         elif b'"error"' in payload and json.loads(payload).get("type") == "error":
             self.stats["errors"] += 1
         else:
@@ -348,7 +349,7 @@ async def run(base_url: str, api_url: str, args, probe: RedisProbe | None = None
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
     arrivals: list[tuple[float, str]] = []
     seen: set[int] = set()
-    stats = {"connected": 0, "clients": args.clients, "errors": 0}
+    stats = {"connected": 0, "clients": args.clients, "errors": 0, "closed_by_server": {}}
     ready, done = asyncio.Event(), asyncio.Event()
     tasks = []
     for i in range(args.clients):
@@ -394,6 +395,7 @@ async def run(base_url: str, api_url: str, args, probe: RedisProbe | None = None
         "max_ms": latency.get("max"),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else None,
         "client_errors": stats["errors"] + sum(isinstance(r, BaseException) for r in results),
+        "closed_by_server": stats["closed_by_server"],  # close code -> connections
         "redis_probe": probe.summary() if probe is not None else None,
         "cpu_while_trading": cpu,
     }
