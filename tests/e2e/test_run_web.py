@@ -85,3 +85,34 @@ def test_killing_the_command_takes_its_processes_with_it(web_stack):
     web.popen.wait(timeout=10)
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert alive == []
+
+
+def test_connections_spread_over_the_processes(web_stack):
+    web = web_stack.processes["web"]
+    children = daphnes(web)
+    sessions = [requests.Session() for _ in range(40)]
+    try:
+        for session in sessions:  # each keeps its connection open
+            assert session.get(f"{web_stack.base_url}/healthz", timeout=10).status_code == 200
+        port = int(web_stack.port)
+        held = [sum(1 for c in child.net_connections(kind="tcp") if c.laddr.port == port and c.status == "ESTABLISHED")
+                for child in children]
+    finally:
+        for session in sessions:
+            session.close()
+    assert sum(held) == 40
+    assert min(held) >= 8, held  # an even spread, not one process taking the burst
+
+
+def test_a_second_server_on_the_same_port_is_refused(web_stack):
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_web", "--port", str(web_stack.port), "--processes", "1"],
+        cwd=REPO, env=web_stack.db.env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{web_stack.port}" in result.stderr

@@ -1,9 +1,12 @@
 """Serve the API and /ws from several daphne processes on one port.
 
 One daphne is one event loop under one GIL, so it uses one core at most.
-This command opens the listening socket once and starts `--processes` daphne
-children on it (`daphne --fd`); the kernel hands each new connection to one
-of them. Each public market-data stream reaches a process once and is fanned
+This command opens one listening socket per daphne child, all on the same
+port with SO_REUSEPORT, and starts each child on its own (`daphne --fd`):
+the kernel spreads new connections evenly over the sockets. (One shared
+socket lets whichever process accepts first take most of a burst of
+connections.) The sockets stay open here, so a restarted child finds its
+waiting connections. Each public market-data stream reaches a process once and is fanned
 out there, so /ws clients spread over the processes as well.
 
 A child that dies is started again (a crash loop ends the command, so the
@@ -48,11 +51,10 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, processes: int, pool_size: int, **options):
         if processes < 1:
             raise CommandError("--processes must be at least 1")
-        listener = socket.create_server((host, port), backlog=2048)
-        listener.set_inheritable(True)
+        _refuse_a_taken_port(host, port)
+        listeners = [_reuse_port_listener(host, port) for _ in range(processes)]
         env = {**os.environ, "DB_POOL_MAX_SIZE": str(pool_size)}
-        argv = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), ASGI_APP]
-        supervisor = Supervisor(argv, env, listener.fileno(), processes)
+        supervisor = Supervisor(env, [listener.fileno() for listener in listeners])
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         signal.signal(signal.SIGINT, supervisor.request_stop)
         log.info("serving http://%s:%s with %s daphne processes", host, port, processes)
@@ -60,9 +62,25 @@ class Command(BaseCommand):
             supervisor.run()
         finally:
             supervisor.stop_all()
-            listener.close()
+            for listener in listeners:
+                listener.close()
         if supervisor.failed:
             raise CommandError(supervisor.failed)
+
+
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """SO_REUSEPORT would share a port with another server of this user
+    (a second `make run`): bind once without it, to fail loudly instead."""
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _reuse_port_listener(host: str, port: int) -> socket.socket:
+    listener = socket.create_server((host, port), backlog=2048, reuse_port=True)
+    listener.set_inheritable(True)
+    return listener
 
 
 def _die_with_parent() -> None:
@@ -74,15 +92,18 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, argv: list[str], env: dict, fd: int, processes: int) -> None:
-        self.argv, self.env, self.fd = argv, env, fd
-        self.children: list[subprocess.Popen] = [self._spawn() for _ in range(processes)]
+    """One daphne per listening socket, restarted on its socket if it dies."""
+
+    def __init__(self, env: dict, fds: list[int]) -> None:
+        self.env, self.fds = env, fds
+        self.children: list[subprocess.Popen] = [self._spawn(fd) for fd in fds]
         self.restarts: list[float] = []
         self.stopping = False
         self.failed = ""
 
-    def _spawn(self) -> subprocess.Popen:
-        child = subprocess.Popen(self.argv, env=self.env, pass_fds=(self.fd,), preexec_fn=_die_with_parent)
+    def _spawn(self, fd: int) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "daphne", "--fd", str(fd), ASGI_APP]
+        child = subprocess.Popen(argv, env=self.env, pass_fds=(fd,), preexec_fn=_die_with_parent)
         log.info("daphne started (pid %s)", child.pid)
         return child
 
@@ -100,7 +121,7 @@ class Supervisor:
                 if len(self.restarts) > MAX_RESTARTS_IN_WINDOW:
                     self.failed = f"daphne exited {len(self.restarts)} times within {RESTART_WINDOW_SECONDS} s"
                     return
-                self.children[index] = self._spawn()
+                self.children[index] = self._spawn(self.fds[index])
             time.sleep(0.2)
 
     def stop_all(self) -> None:
