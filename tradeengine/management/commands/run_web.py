@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -54,7 +55,7 @@ class Command(BaseCommand):
         _refuse_a_taken_port(host, port)
         listeners = [_reuse_port_listener(host, port) for _ in range(processes)]
         env = {**os.environ, "DB_POOL_MAX_SIZE": str(pool_size)}
-        supervisor = Supervisor(env, [listener.fileno() for listener in listeners])
+        supervisor = Supervisor(daphne_on, env, [listener.fileno() for listener in listeners])
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         signal.signal(signal.SIGINT, supervisor.request_stop)
         log.info("serving http://%s:%s with %s daphne processes", host, port, processes)
@@ -91,38 +92,42 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class Supervisor:
-    """One daphne per listening socket, restarted on its socket if it dies."""
+def daphne_on(fd: int) -> list[str]:
+    return [sys.executable, "-m", "daphne", "--fd", str(fd), ASGI_APP]
 
-    def __init__(self, env: dict, fds: list[int]) -> None:
-        self.env, self.fds = env, fds
+
+class Supervisor:
+    """One child per listening socket (`command(fd)` is its argv), restarted
+    on its socket if it dies."""
+
+    def __init__(self, command: Callable[[int], list[str]], env: dict, fds: list[int]) -> None:
+        self.command, self.env, self.fds = command, env, fds
         self.children: list[subprocess.Popen] = [self._spawn(fd) for fd in fds]
         self.restarts: list[float] = []
         self.stopping = False
         self.failed = ""
 
     def _spawn(self, fd: int) -> subprocess.Popen:
-        argv = [sys.executable, "-m", "daphne", "--fd", str(fd), ASGI_APP]
-        child = subprocess.Popen(argv, env=self.env, pass_fds=(fd,), preexec_fn=_die_with_parent)
-        log.info("daphne started (pid %s)", child.pid)
+        child = subprocess.Popen(self.command(fd), env=self.env, pass_fds=(fd,), preexec_fn=_die_with_parent)
+        log.info("web process started (pid %s)", child.pid)
         return child
 
     def request_stop(self, signum, frame) -> None:
         self.stopping = True
 
-    def run(self) -> None:
+    def run(self, poll_seconds: float = 0.2) -> None:
         while not self.stopping:
             for index, child in enumerate(self.children):
                 if child.poll() is None:
                     continue
-                log.warning("daphne (pid %s) exited with %s; starting another", child.pid, child.returncode)
+                log.warning("web process (pid %s) exited with %s; starting another", child.pid, child.returncode)
                 now = time.monotonic()
                 self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_SECONDS] + [now]
                 if len(self.restarts) > MAX_RESTARTS_IN_WINDOW:
-                    self.failed = f"daphne exited {len(self.restarts)} times within {RESTART_WINDOW_SECONDS} s"
+                    self.failed = f"web processes exited {len(self.restarts)} times within {RESTART_WINDOW_SECONDS} s"
                     return
                 self.children[index] = self._spawn(self.fds[index])
-            time.sleep(0.2)
+            time.sleep(poll_seconds)
 
     def stop_all(self) -> None:
         for child in self.children:
