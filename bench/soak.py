@@ -15,13 +15,15 @@ and the matcher backlog. At the end it draws memory and CPU per process over
 time (PNG) and flags any process whose mean RSS in the last third of the run
 is more than --growth-limit (default 10%) above its mean in the first third
 (samples during --warmup are left out); the exit code is 1 when a process is
-flagged or died, 0 otherwise. Loopback only.
+flagged or died or any request failed, 0 otherwise. Each load user logs in
+again a minute before its access token expires. Loopback only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import csv
 import json
 import random
@@ -62,19 +64,51 @@ def measure(procs: dict[str, psutil.Process]) -> dict[str, dict]:
     return out
 
 
+RENEW_BEFORE_SECONDS = 60
+
+
+def expires_at(token: str) -> float:
+    """The `exp` claim of a JWT (read, not verified: the server verifies)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+
+
+class Credentials:
+    """The load users' access tokens, each renewed by a new login a minute
+    before it expires: a long run outlives a token's lifetime."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, usernames: list[str], counts: Counter) -> None:
+        self.client, self.url, self.usernames, self.counts = client, url, usernames, counts
+        self.headers: list[dict] = [{} for _ in usernames]
+        self.expiry = [0.0] * len(usernames)
+        self.locks = [asyncio.Lock() for _ in usernames]
+
+    async def log_in_all(self) -> None:
+        for i in range(0, len(self.usernames), 10):  # logins hash passwords: a few at a time
+            await asyncio.gather(*(self.header(k) for k in range(i, min(i + 10, len(self.usernames)))))
+
+    async def header(self, k: int) -> dict:
+        if self.expiry[k] - time.time() < RENEW_BEFORE_SECONDS:
+            async with self.locks[k]:
+                if self.expiry[k] - time.time() < RENEW_BEFORE_SECONDS:
+                    token = await login(self.client, self.url, self.usernames[k])
+                    self.headers[k], self.expiry[k] = {"Authorization": f"Bearer {token}"}, expires_at(token)
+                    self.counts["logins"] += 1
+        return self.headers[k]
+
+
 async def load(urls: list[str], usernames: list[str], args, counts: Counter, errors: Counter, deadline: float) -> None:
     rng = random.Random(args.seed)
     async with httpx.AsyncClient(timeout=httpx.Timeout(30), limits=httpx.Limits(max_connections=args.concurrency)) as client:
-        tokens = []
-        for i in range(0, len(usernames), 10):
-            tokens += await asyncio.gather(*(login(client, urls[0], u) for u in usernames[i:i + 10]))
-        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        credentials = Credentials(client, urls[0], usernames, counts)
+        await credentials.log_in_all()
         in_flight = asyncio.Semaphore(args.concurrency)
         tasks: set[asyncio.Task] = set()
 
         async def one(n: int) -> None:
-            url, auth = urls[n % len(urls)], headers[n % len(headers)]
+            url = urls[n % len(urls)]
             try:
+                auth = await credentials.header(n % len(usernames))
                 if n % 10 == 9:
                     response = await client.get(f"{url}/api/v1/balances", headers=auth)
                     good = response.status_code == 200
@@ -254,6 +288,7 @@ def main() -> int:
         "ok": counts["ok"],
         "errors": counts["errors"],
         "errors_by_kind": dict(errors.most_common(10)),
+        "logins": counts["logins"],
         "achieved_rate": round(counts["ok"] / elapsed, 1) if elapsed else None,
         "trades": trades,
         "trades_unsettled_at_end": unsettled,
@@ -264,7 +299,7 @@ def main() -> int:
         "png": str(png_path),
     }
     print(json.dumps(summary, indent=2))
-    return 1 if flagged or died else 0
+    return 1 if flagged or died or counts["errors"] else 0
 
 
 if __name__ == "__main__":
