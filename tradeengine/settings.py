@@ -152,6 +152,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery closes Django's connection around every task unless told to reuse
+# it: PostgreSQL would start a backend per settled trade. Reuse it (Celery
+# still recycles it every DB_REUSE_MAX tasks); tradeengine.celery replaces a
+# broken or aged one before each task, as Django does per request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=10_000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An unacknowledged task (its worker was killed) is redelivered after this;
 # settlement is idempotent, so an early redelivery costs nothing.
