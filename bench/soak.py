@@ -1,7 +1,7 @@
 """Soak test: the whole exchange under a moderate steady load for a long
 time, sampling each process's memory, CPU, open connections and fds.
 
-    python bench/soak.py --minutes 2 --interval 2 --png docs/soak-quick.png
+    python bench/soak.py --minutes 20 --interval 10 --rate 20 --png docs/soak-20min.png
     python bench/soak.py --minutes 1440 --interval 30   # 24 h
 
 It starts its own exchange (throwaway database; run_web with its daphne
