@@ -87,6 +87,9 @@ class E2EDatabase:
             "CELERY_TASK_DEFAULT_QUEUE": f"celery.{name}",
         }
         self.env.pop("CELERY_BROKER_URL", None)  # the broker follows REDIS_URL
+        # Each process decides whether it pools (daphne and run_web do); the
+        # test process may have picked the ASGI default up by importing it.
+        self.env.pop("DB_POOL_MAX_SIZE", None)
 
     def query(self, sql: str, params=()) -> list[tuple]:
         with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=self.name, autocommit=True) as conn:
