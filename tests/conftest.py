@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tradeengine.celery import app as celery_app
+from tradeengine.redis import get_redis
 
 from .factories import make_symbol, make_user
 
@@ -52,3 +54,25 @@ def alice_api(alice) -> APIClient:
 @pytest.fixture
 def bob_api(bob) -> APIClient:
     return client_for(bob)
+
+
+@pytest.fixture
+def operator(db):
+    return make_user("operator", is_staff=True)
+
+
+@pytest.fixture
+def operator_api(operator) -> APIClient:
+    return client_for(operator)
+
+
+@pytest.fixture
+def clean_rate_limits(db):
+    """Forget the counters of earlier runs (user ids repeat between runs)."""
+    client = get_redis()
+    pattern = f"ratelimit:{connection.settings_dict['NAME']}:*"
+    for key in client.scan_iter(match=pattern, count=500):
+        client.delete(key)
+    yield
+    for key in client.scan_iter(match=pattern, count=500):
+        client.delete(key)

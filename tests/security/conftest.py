@@ -1,14 +1,10 @@
-"""Fixtures for the security tests: a market, traders, an operator, clean rate-limit counters."""
+"""Fixtures for the security tests (the operator and clean rate-limit counters
+are shared, in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
-
-from tests.conftest import client_for
-from tests.factories import make_user
-from tradeengine.redis import get_redis
 
 
 @pytest.fixture(autouse=True)
@@ -20,28 +16,6 @@ def answer_without_waiting(settings):
 @pytest.fixture
 def anon_api() -> APIClient:
     return APIClient()
-
-
-@pytest.fixture
-def operator(db):
-    return make_user("operator", is_staff=True)
-
-
-@pytest.fixture
-def operator_api(operator) -> APIClient:
-    return client_for(operator)
-
-
-@pytest.fixture
-def clean_rate_limits(db):
-    """Forget the counters of earlier runs (user ids repeat between runs)."""
-    client = get_redis()
-    pattern = f"ratelimit:{connection.settings_dict['NAME']}:*"
-    for key in client.scan_iter(match=pattern, count=500):
-        client.delete(key)
-    yield
-    for key in client.scan_iter(match=pattern, count=500):
-        client.delete(key)
 
 
 def error_code(response) -> str:

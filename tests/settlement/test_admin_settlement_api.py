@@ -22,11 +22,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator_api():
-    return client_for(make_user("operator", is_staff=True))
-
-
-@pytest.fixture
 def carol():
     return make_user("carol")
 
