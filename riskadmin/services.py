@@ -76,26 +76,26 @@ def user_limits_set(*, user_id: int, actor, ip: str | None = None, **values) -> 
     """Set some or all of a user's limits (None clears one)."""
     if not get_user_model().objects.filter(id=user_id).exists():
         raise errors.UserNotFound(user_id=user_id)
-    changes = {k: v for k, v in values.items() if k in USER_LIMIT_FIELDS}
     limit, _ = UserLimit.objects.select_for_update().get_or_create(user_id=user_id)
-    before = {f: getattr(limit, f) for f in changes}
-    for field, value in changes.items():
-        setattr(limit, field, value)
-    limit.save()
-    audit_record(actor=actor, action="limits.user.set", target=f"user:{user_id}", payload={"before": _jsonable(before), "after": _jsonable(changes)}, ip=ip)
-    return limit
+    return _change_limits(limit, USER_LIMIT_FIELDS, values, actor=actor, action="limits.user.set", target=f"user:{user_id}", ip=ip)
 
 
 @transaction.atomic
 def symbol_limits_set(*, symbol: Symbol, actor, ip: str | None = None, **values) -> SymbolLimit:
     """Set some or all of a symbol's limits (None clears one)."""
-    changes = {k: v for k, v in values.items() if k in SYMBOL_LIMIT_FIELDS}
     limit, _ = SymbolLimit.objects.select_for_update().get_or_create(symbol=symbol)
+    return _change_limits(limit, SYMBOL_LIMIT_FIELDS, values, actor=actor, action="limits.symbol.set", target=f"symbol:{symbol.name}", ip=ip)
+
+
+def _change_limits(limit, fields, values: dict, *, actor, action: str, target: str, ip: str | None):
+    """Apply the known fields of `values` to a locked limit row and audit
+    what they were before and after."""
+    changes = {k: v for k, v in values.items() if k in fields}
     before = {f: getattr(limit, f) for f in changes}
     for field, value in changes.items():
         setattr(limit, field, value)
     limit.save()
-    audit_record(actor=actor, action="limits.symbol.set", target=f"symbol:{symbol.name}", payload={"before": _jsonable(before), "after": _jsonable(changes)}, ip=ip)
+    audit_record(actor=actor, action=action, target=target, payload={"before": _jsonable(before), "after": _jsonable(changes)}, ip=ip)
     return limit
 
 
