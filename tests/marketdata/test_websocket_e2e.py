@@ -112,19 +112,25 @@ def random_orders(stack, count: int, seed: int) -> None:
         list(pool.map(one, range(count)))
 
 
+async def trade_and_converge(ws, stack, orders: int, *, seed: int):
+    """Sync a local book from the REST snapshot and the subscribed depth
+    updates, trade `orders` random orders, and return (local book, REST book)
+    once the market is quiet."""
+    updates: list = []
+    book, reader = await synced_book(ws, stack.base_url, updates)
+    await asyncio.to_thread(random_orders, stack, orders, seed=seed)
+    await asyncio.to_thread(stack.wait_until_quiet)
+    expected = await converge(book, updates, stack.base_url)
+    reader.cancel()
+    await ws.close()
+    return book, expected
+
+
 def test_local_book_from_rest_snapshot_and_depth_updates_equals_the_rest_book(stack):
     ws_url = f"ws://127.0.0.1:{stack.port}/ws"
 
     async def scenario():
-        ws = await subscribe(ws_url)
-        updates: list = []
-        book, reader = await synced_book(ws, stack.base_url, updates)
-        await asyncio.to_thread(random_orders, stack, 200, seed=7)
-        await asyncio.to_thread(stack.wait_until_quiet)
-        expected = await converge(book, updates, stack.base_url)
-        reader.cancel()
-        await ws.close()
-        return book, expected
+        return await trade_and_converge(await subscribe(ws_url), stack, 200, seed=7)
 
     book, expected = asyncio.run(scenario())
 
@@ -153,15 +159,7 @@ def test_a_client_resubscribes_and_resyncs_after_daphne_restarts(stack):
                 while True:  # what was already delivered, then the close
                     await ws.recv()
         await asyncio.to_thread(stack.start_daphne)
-        ws = await reconnect(time.monotonic() + 30)
-        updates: list = []
-        book, reader = await synced_book(ws, stack.base_url, updates)
-        await asyncio.to_thread(random_orders, stack, 40, seed=2)
-        await asyncio.to_thread(stack.wait_until_quiet)
-        expected = await converge(book, updates, stack.base_url)
-        reader.cancel()
-        await ws.close()
-        return book, expected
+        return await trade_and_converge(await reconnect(time.monotonic() + 30), stack, 40, seed=2)
 
     book, expected = asyncio.run(scenario())
 
