@@ -8,8 +8,9 @@ from .asgi_http import get_http_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeengine.settings")
 # A request runs in a thread of its own: it borrows a pooled connection
-# (see DATABASES in settings) rather than opening one per thread.
-os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
+# (see DATABASES in settings) rather than opening one per thread. The one
+# place the web tier's pool size is decided.
+os.environ.setdefault("DB_POOL_MAX_SIZE", os.environ.get("WEB_DB_POOL_MAX_SIZE", "10"))
 # Static files (admin, Swagger UI) are served by daphne itself: a single
 # self-hosted process needs no separate web server for them.
 django_asgi_app = ASGIStaticFilesHandler(get_http_application())

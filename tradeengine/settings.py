@@ -112,9 +112,9 @@ def _process_name(argv: list[str]) -> str:
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
     "DB_APPLICATION_NAME", default=_process_name(sys.argv)
 )[:63]
-# `manage.py run_web`: daphne processes sharing the port, and each one's pool.
+# `manage.py run_web`: daphne processes sharing the port (each one's pool is
+# sized in tradeengine.asgi, from WEB_DB_POOL_MAX_SIZE).
 WEB_PROCESSES = env.int("WEB_PROCESSES", default=2)
-WEB_DB_POOL_MAX_SIZE = env.int("WEB_DB_POOL_MAX_SIZE", default=10)
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -45,16 +45,20 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--processes", type=int, default=settings.WEB_PROCESSES)
         parser.add_argument(
-            "--pool-size", type=int, default=settings.WEB_DB_POOL_MAX_SIZE,
-            help="database connections per process (each request borrows one)",
+            "--pool-size", type=int, default=None,
+            help="database connections per process (each request borrows one); "
+                 "default WEB_DB_POOL_MAX_SIZE, else 10 (tradeengine.asgi)",
         )
 
-    def handle(self, *args, host: str, port: int, processes: int, pool_size: int, **options):
+    def handle(self, *args, host: str, port: int, processes: int, pool_size: int | None, **options):
         if processes < 1:
             raise CommandError("--processes must be at least 1")
         _refuse_a_taken_port(host, port)
         listeners = [_reuse_port_listener(host, port) for _ in range(processes)]
-        env = {**os.environ, "DB_POOL_MAX_SIZE": str(pool_size)}
+        env = {**os.environ}
+        env.pop("DB_POOL_MAX_SIZE", None)  # this process's own setting: each daphne sizes its pool in tradeengine.asgi
+        if pool_size is not None:
+            env["WEB_DB_POOL_MAX_SIZE"] = str(pool_size)
         supervisor = Supervisor(daphne_on, env, [listener.fileno() for listener in listeners])
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         signal.signal(signal.SIGINT, supervisor.request_stop)
