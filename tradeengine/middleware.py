@@ -27,8 +27,9 @@ def request_id_from(request) -> str:
 
 
 class RequestIdMiddleware:
-    """Works in both modes: under daphne the stack stays async end to end, so a
-    request does not hop between the event loop and a thread around it."""
+    """Works in both modes. Under daphne, tradeengine.asgi_http runs the whole
+    stack sync in the request's thread; under Django's own async handler (the
+    test AsyncClient) it stays async, so no thread hop is added around it."""
 
     sync_capable = True
     async_capable = True
