@@ -135,12 +135,12 @@ def cpu_seconds(stacks, database_url: str) -> dict[str, float]:
         if name == "postgres":
             app = serving.get(process.pid)
             add(f"postgres ({app or 'other'})", process, with_children=False)
-            if psutil.Process(process.info["ppid"]).name() != "postgres":  # the postmaster: backends that exited
-                try:
+            try:
+                if psutil.Process(process.info["ppid"]).name() != "postgres":  # the postmaster: backends that exited
                     times = process.cpu_times()
                     totals["postgres (other)"] += times.children_user + times.children_system
-                except psutil.Error:
-                    pass
+            except psutil.Error:
+                pass
         elif name == "redis-server":
             add(name, process, with_children=False)
     add("load client", psutil.Process(), with_children=False)  # the stack runs as its children
