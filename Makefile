@@ -21,7 +21,7 @@ COVERAGE_ARGS ?= --cov --cov-report=term-missing:skip-covered $(if $(strip $(PYT
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv services migrate seed run test bench clean
+.PHONY: help venv services migrate seed run test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,9 +68,12 @@ seed: migrate ## Load the demo market and users (prints the credentials)
 run: seed ## Run web (http://127.0.0.1:8000), matcher and worker (Procfile)
 	$(VENV)/bin/honcho start
 
-test: venv services ## Run the test suite with coverage (full run: at least COVERAGE_MIN %); extra arguments in PYTEST_ARGS
+test: venv services lint ## Check the layers, then run the test suite with coverage (full run: at least COVERAGE_MIN %); extra arguments in PYTEST_ARGS
 	@scripts/ensure_browser.sh
 	$(VENV_PY) -m pytest $(COVERAGE_ARGS) $(PYTEST_ARGS)
+
+lint: venv ## Check the import layers (.importlinter): fails on an import that points upwards
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: venv ## Run the matching engine benchmark
 	$(VENV_PY) bench/engine_bench.py

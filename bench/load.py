@@ -57,7 +57,7 @@ CREATE_USERS = """
 from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from settlement.services import deposit
+from settlement.balances import deposit
 User = get_user_model()
 hashed = make_password({password!r})
 for i in range({users}):

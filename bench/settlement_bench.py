@@ -53,10 +53,10 @@ def seed(trades: int) -> None:
     from orders.models import Trade
     from orders.services import place_order
     from orders.validation import OrderRequest
-    from riskadmin.services import symbol_upsert
-    from settlement.services import deposit
+    from riskadmin.services import upsert_symbol
+    from settlement.balances import deposit
 
-    symbol = symbol_upsert(
+    symbol = upsert_symbol(
         name="BTC/USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_quantity=Decimal("0.001"),
         min_notional=Decimal("1"), maker_fee=Decimal("0.001"), taker_fee=Decimal("0.002"),
     )

@@ -1,7 +1,8 @@
-"""Publishing the matcher's committed batches: the order-book snapshot in
-Redis, one Redis PUBLISH per public stream message (each daphne process fans
-it out to its own clients, see `fanout`) and Channels group messages for the
-per-user "orders" stream.
+"""The market-data publish service: every public event (trades, depth,
+ticker, candles, symbol status) leaves through here, as one Redis PUBLISH per
+stream message that each daphne process fans out to its own clients (see
+`fanout`); the order-book snapshot is kept in Redis, and the per-user
+"orders" stream goes through Channels groups.
 
 The matcher only puts each batch's `BookChange` on a bounded queue; a
 background thread renders and sends it. Redis being slow or gone therefore
@@ -27,11 +28,14 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import keys, render
-from tradeengine.api.fields import plain
+from core.api.fields import plain
+from core.redis import get_redis
+from riskadmin.models import Symbol
 
+from . import keys, render
 from .aggregates import MinuteBuckets
 from .events import BookChange
+from .selectors import minute_buckets, ticker_body
 from .streams import INTERVALS, stream_of, user_group
 
 log = logging.getLogger(__name__)
@@ -75,8 +79,6 @@ class Publisher:
 
     def _reload_aggregates(self, symbol_id: int) -> None:
         # Rare (start-up, or after a dropped batch): one query in the matcher.
-        from .selectors import minute_buckets
-
         try:
             buckets = minute_buckets(symbol_id=symbol_id)
         except DatabaseError as exc:
@@ -153,8 +155,7 @@ class Publisher:
         pipe = self._redis_client().pipeline(transaction=False)
         if snapshot_of is not None:
             pipe.set(keys.book_snapshot_key(snapshot_of.symbol.name), json.dumps(self._snapshot(snapshot_of)))
-        for body in messages:
-            pipe.publish(keys.stream_channel(body["channel"]), json.dumps(body))
+        queue_public(pipe, messages)
         try:
             pipe.execute()
         except redis.RedisError as exc:
@@ -220,8 +221,6 @@ class Publisher:
         )
 
     def _ticker(self, change: BookChange, buckets: MinuteBuckets) -> dict:
-        from .selectors import ticker_body
-
         scale = change.symbol.scale
         best_bid = max(change.bids, default=None)
         best_ask = min(change.asks, default=None)
@@ -305,6 +304,18 @@ def message(stream_name: str, sequence: int, now: float, data) -> dict:
     return {"type": MESSAGE_TYPE, "channel": stream_name, "sequence": sequence, "data": data, "ts": now}
 
 
+def queue_public(pipe, messages: list[dict]) -> None:
+    """Add a PUBLISH per public stream message to a Redis pipeline."""
+    for body in messages:
+        pipe.publish(keys.stream_channel(body["channel"]), json.dumps(body))
+
+
+def status_event(symbol: Symbol) -> dict:
+    """A "status" message on the symbol's ticker stream (halt or resume)."""
+    data = {"event": "status", "symbol": symbol.name, "status": symbol.status, "reason": symbol.halt_reason}
+    return message(stream_of("ticker", symbol.name).name, 0, time.time(), data)
+
+
 _publisher: Publisher | None = None
 
 
@@ -316,3 +327,19 @@ def publish(changes: list[BookChange]) -> None:
     if _publisher is None:
         _publisher = Publisher()
     _publisher.submit(changes)
+
+
+def publish_symbol_status(symbol: Symbol) -> bool:
+    """Announce a halt or resume to the symbol's ticker subscribers, from any
+    process. Best effort: False (logged) when Redis cannot take it; the
+    status change stands anyway and GET /api/v1/symbols shows it."""
+    if not settings.MARKETDATA_PUBLISH:
+        return False
+    pipe = get_redis().pipeline(transaction=False)
+    queue_public(pipe, [status_event(symbol)])
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not announce the status of %s: %s", symbol.name, exc)
+        return False
+    return True

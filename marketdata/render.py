@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from matching.engine.scale import SymbolScale
-from tradeengine.api.fields import plain
+from core.api.fields import plain
 
 from .events import LevelMap, OrderState
 

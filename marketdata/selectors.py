@@ -17,8 +17,8 @@ from matching.engine import constants as c
 from matching.models import MatcherState
 from orders.models import Order, Trade
 from riskadmin.models import Symbol
-from tradeengine.api.fields import plain
-from tradeengine.redis import get_redis
+from core.api.fields import plain
+from core.redis import get_redis
 
 from . import keys, render
 from .aggregates import Bucket, MinuteBuckets

@@ -18,7 +18,7 @@ from collections import Counter
 import redis
 from django.conf import settings
 
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 from . import keys
 

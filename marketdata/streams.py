@@ -1,8 +1,9 @@
-"""Names of the public streams and the Channels groups that carry them.
+"""Names of the streams clients subscribe to.
 
 Clients name a stream "trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT",
-"candles:BTC-USDT:1m" or "orders" (their own orders, after auth). Each maps to
-one Channels group; group names allow only [A-Za-z0-9-_.].
+"candles:BTC-USDT:1m" or "orders" (their own orders, after auth). Public
+streams travel over Redis pub/sub (see `fanout`); each user's orders over a
+Channels group of their own.
 """
 
 from __future__ import annotations
@@ -38,11 +39,6 @@ class Stream:
         if self.interval:
             parts.append(self.interval)
         return ":".join(parts)
-
-    @property
-    def group(self) -> str:
-        """The Channels group of a public stream (orders are per user)."""
-        return "md." + self.name.replace(":", ".")
 
 
 def parse_stream(name: str) -> Stream:

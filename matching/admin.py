@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tradeengine.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from .models import EngineCommand, MatcherState
 

@@ -17,7 +17,8 @@ from matching.engine import MatchingEngine
 from matching.engine import constants as c
 from orders.models import Order, Trade
 from riskadmin.models import Symbol
-from tradeengine.metrics import observe_matcher_batch
+from settlement.services import enqueue_settlement
+from core.metrics import observe_matcher_batch
 
 from . import persist
 from .convert import to_engine_order
@@ -177,15 +178,3 @@ class Matcher:
 
     def heartbeat(self) -> None:
         MatcherState.objects.filter(symbol_id__in=self.books).update(heartbeat_at=timezone.now(), owner=self.owner)
-
-
-def enqueue_settlement(trade_ids: list[int]) -> None:
-    """Hand committed trades to Celery; a broker outage only delays them."""
-    from settlement.tasks import settle_trade
-
-    for trade_id in trade_ids:
-        try:
-            settle_trade.delay(trade_id)
-        except Exception as exc:  # the broker is down: the sweeper re-queues later
-            log.warning("could not enqueue settlement of trade %s: %s", trade_id, exc)
-            return

@@ -5,7 +5,6 @@ Runs inside the batch transaction; nothing here commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import connection
@@ -16,7 +15,7 @@ from matching.engine import Trade as EngineTrade
 from matching.engine import constants as c
 from orders.models import Fill, Order, Trade
 from riskadmin.models import Symbol
-from settlement import services as balances
+from settlement import balances
 
 FEE_QUANTUM = Decimal("1e-8")
 # One statement for the whole batch (bulk_update's CASE per column costs more
@@ -32,12 +31,6 @@ FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[], %s::numeric[], %s::varch
 WHERE o.id = v.id
 RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
 """
-
-
-@dataclass
-class BatchOutcome:
-    trade_ids: list[int] = field(default_factory=list)
-    order_ids: list[int] = field(default_factory=list)
 
 
 def fee(amount: Decimal, rate: Decimal) -> Decimal:

@@ -8,7 +8,7 @@ import time
 import redis
 from django.db import connection
 
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 from .models import EngineCommand
 

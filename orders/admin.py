@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from settlement.services import retry_failed_settlements
-from tradeengine.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from .models import Fill, Order, Trade
 

@@ -1,6 +1,6 @@
 """Order errors, one type per rule, each with its API code."""
 
-from tradeengine.errors import DomainError
+from core.errors import DomainError
 
 
 class InvalidQuantity(DomainError):
@@ -26,12 +26,6 @@ class QuantityNotOnStep(DomainError):
 class MinNotional(DomainError):
     code = "MIN_NOTIONAL"
     default_message = "The order's value is below the symbol's minimum notional."
-
-
-class UnknownSymbol(DomainError):
-    code = "UNKNOWN_SYMBOL"
-    status = 404
-    default_message = "No such symbol."
 
 
 class SymbolHalted(DomainError):

@@ -93,11 +93,6 @@ class Order(models.Model):
     def is_final(self) -> bool:
         return self.status in c.FINAL_STATUSES
 
-    @property
-    def spent_of_lock(self) -> Decimal:
-        """How much of the locked asset the fills have used."""
-        return self.executed_quote if self.side == c.BUY else self.filled_quantity
-
 
 class Trade(models.Model):
     class Settlement(models.TextChoices):

@@ -1,10 +1,17 @@
-"""Reads of orders and fills, shaped for the API."""
+"""Reads of orders, fills and trading figures, shaped for the API."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from datetime import timedelta
 
-from .models import Fill, Order
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.utils import timezone
+
+from riskadmin.models import Symbol
+
+from . import errors
+from .models import Fill, Order, Trade
 
 
 def _fills() -> Prefetch:
@@ -15,9 +22,13 @@ def _with_fills(queryset: QuerySet[Order]) -> QuerySet[Order]:
     return queryset.select_related("symbol").prefetch_related(_fills())
 
 
-def order_for_user(*, user, order_id: int) -> Order | None:
+def own_order(*, user, order_id: int) -> Order:
+    """The user's order with its fills; another user's order is "not found",
+    never "forbidden"."""
     order = Order.objects.select_related("symbol").filter(id=order_id, user=user).first()
-    if order is not None and order.filled_quantity:
+    if order is None:
+        raise errors.OrderNotFound(order_id=order_id)
+    if order.filled_quantity:
         # An order that has not traded has no fills: most answers to a new
         # order are one query, not two.
         prefetch_related_objects([order], _fills())
@@ -40,3 +51,31 @@ def fills_for_user(*, user, symbol_id: int | None = None) -> QuerySet[Fill]:
     if symbol_id is not None:
         queryset = queryset.filter(symbol_id=symbol_id)
     return queryset
+
+
+def trading_stats(*, window_seconds: int = 86400) -> dict:
+    """Counts over the last window (24 h by default) and in total."""
+    since = timezone.now() - timedelta(seconds=window_seconds)
+    orders = Order.objects.filter(created_at__gte=since).aggregate(
+        placed=Count("id"),
+        filled=Count("id", filter=Q(status="FILLED")),
+        cancelled=Count("id", filter=Q(status="CANCELLED")),
+        rejected=Count("id", filter=Q(status="REJECTED")),
+    )
+    per_symbol = [
+        {"symbol": row["symbol__name"], "trades": row["trades"], "volume": row["volume"], "quote_volume": row["quote_volume"]}
+        for row in Trade.objects.filter(executed_at__gte=since)
+        .values("symbol__name")
+        .annotate(trades=Count("id"), volume=Sum("quantity"), quote_volume=Sum("quote_quantity"))
+        .order_by("symbol__name")
+    ]
+    return {
+        "window_seconds": window_seconds,
+        "users": get_user_model().objects.count(),
+        "active_traders": Order.objects.filter(created_at__gte=since).values("user_id").distinct().count(),
+        "open_orders": Order.objects.filter(status__in=Order.LIVE_STATUSES).count(),
+        "orders": orders,
+        "trades": sum(row["trades"] for row in per_symbol),
+        "symbols": per_symbol,
+        "halted_symbols": list(Symbol.objects.filter(status=Symbol.Status.HALTED).values_list("name", flat=True)),
+    }

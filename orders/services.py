@@ -1,23 +1,30 @@
-"""The write path for orders: place and cancel. API, admin and commands all
-come through here."""
+"""The write path for orders: place, cancel and cancel-all, and waiting for
+the matcher's answer. API, admin and commands all come through here."""
 
 from __future__ import annotations
 
+import enum
 from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from core import metrics
 from matching import services as matching
 from matching.engine import constants as c
 from matching.models import EngineCommand
-from riskadmin import limits as risk
-from riskadmin.models import Symbol
-from settlement import services as balances
+from riskadmin.errors import UserNotFound
+from riskadmin.services import record_audit
+from settlement import balances
 
 from . import errors
+from . import limits as risk
 from .models import Order
+from .selectors import own_order
 from .validation import OrderRequest, validate_order
+
+CANCELLED_BY_OPERATOR = "Cancelled by operator"
 
 LOCK_QUANTUM = Decimal("1e-18")  # the balance column's precision
 # What makes a repeated client_order_id "the same order": every stored request parameter.
@@ -25,18 +32,6 @@ COMPARED_FIELDS = (
     "symbol_id", "side", "type", "quantity", "price", "stop_price", "time_in_force",
     "post_only", "self_trade_prevention",
 )
-
-
-def find_symbol(name: str) -> Symbol:
-    """Look a symbol up by "BTC/USDT" or "BTC-USDT"."""
-    normalized = name.strip().upper().replace("-", "/")
-    if "\x00" in normalized:  # PostgreSQL text cannot hold NUL: no symbol has one
-        raise errors.UnknownSymbol(symbol=name.replace("\x00", ""))
-    try:
-        # With its limits: the order path checks them next (one query, not two).
-        return Symbol.objects.select_related("limit").get(name=normalized)
-    except Symbol.DoesNotExist:
-        raise errors.UnknownSymbol(symbol=name) from None
 
 
 def funds_to_lock(request: OrderRequest) -> tuple[str, Decimal | None]:
@@ -114,6 +109,7 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
                 locked_amount=amount,
             )
             balances.lock_order_funds(order_id=order.id, user_id=user.id, asset=asset, amount=amount)
+            metrics.count_accepted_order(order)
             command = matching.submit_command(order=order, kind=EngineCommand.Kind.PLACE)
     except IntegrityError:
         # Two requests raced with the same client_order_id: the loser's
@@ -123,14 +119,6 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
             raise
         return existing, None
     return order, command
-
-
-def get_own_order(*, user, order_id: int) -> Order:
-    """The user's order; another user's order is "not found", never "forbidden"."""
-    try:
-        return Order.objects.select_related("symbol").get(id=order_id, user=user)
-    except Order.DoesNotExist:
-        raise errors.OrderNotFound(order_id=order_id) from None
 
 
 @transaction.atomic
@@ -152,3 +140,62 @@ def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> t
     if pending is not None:
         return order, pending
     return order, matching.submit_command(order=order, kind=EngineCommand.Kind.CANCEL, reason=reason)
+
+
+class Outcome(enum.Enum):
+    """What became of a request by the time its answer is given."""
+
+    REPEATED = "repeated"  # client_order_id matched an earlier order: nothing new was written
+    APPLIED = "applied"  # the matcher applied it: the order is as the book left it
+    PENDING = "pending"  # journaled, the matcher has not answered in time; it will apply it
+
+
+def place_order_and_wait(*, user, request: OrderRequest, timeout: float | None = None) -> tuple[Order, Outcome]:
+    """Place an order and wait up to `timeout` seconds (ORDER_RESULT_TIMEOUT)
+    for the matcher. Returns the order as it then stands, fills included."""
+    order, command = place_order(user=user, request=request)
+    if command is None:
+        return own_order(user=user, order_id=order.id), Outcome.REPEATED
+    return own_order(user=user, order_id=order.id), _wait(command, timeout)
+
+
+def cancel_order_and_wait(*, user, order_id: int, timeout: float | None = None) -> tuple[Order, Outcome]:
+    """Cancel an order and wait for the matcher. Raises OrderNotCancellable
+    when the order filled (or ended otherwise) before the cancel reached
+    the book."""
+    order, command = cancel_order(user=user, order_id=order_id)
+    outcome = _wait(command, timeout)
+    order = own_order(user=user, order_id=order.id)
+    if outcome is Outcome.APPLIED and order.status != c.CANCELLED:
+        raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
+    return order, outcome
+
+
+def _wait(command: EngineCommand, timeout: float | None) -> Outcome:
+    timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
+    return Outcome.APPLIED if matching.wait_for_command(command.id, timeout) else Outcome.PENDING
+
+
+@transaction.atomic
+def cancel_all_orders(*, user_id: int, actor, reason: str = CANCELLED_BY_OPERATOR, ip: str | None = None) -> dict:
+    """An operator's emergency stop for one user: journal a cancel for every
+    live order, stops included, and audit it.
+
+    Returns {cancelled, total}: total live orders found, cancelled = cancels
+    journaled (an order that ended meanwhile is counted in total only).
+    """
+    user = get_user_model().objects.filter(id=user_id).first()
+    if user is None:
+        raise UserNotFound(user_id=user_id)
+    reason = (reason or CANCELLED_BY_OPERATOR)[:64]
+    order_ids = list(Order.objects.filter(user_id=user_id, status__in=Order.LIVE_STATUSES).order_by("id").values_list("id", flat=True))
+    cancelled = 0
+    for order_id in order_ids:
+        try:
+            cancel_order(user=user, order_id=order_id, reason=reason)
+        except errors.OrderNotCancellable:
+            continue
+        cancelled += 1
+    result = {"cancelled": cancelled, "total": len(order_ids)}
+    record_audit(actor=actor, action="orders.cancel_all", target=f"user:{user_id}", payload={"reason": reason, "order_ids": order_ids, **result}, ip=ip)
+    return result

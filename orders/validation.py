@@ -30,10 +30,6 @@ class OrderRequest:
     # Needed only above the user's requires_2fa_above; checked, never stored.
     totp_code: str = ""
 
-    @property
-    def is_market(self) -> bool:
-        return self.type in (c.MARKET, c.STOP_MARKET)
-
 
 def validate_order(request: OrderRequest) -> None:
     """Raise the first rule the request breaks, in the order a trader fixes them."""

@@ -10,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.template.response import TemplateResponse
 
-from tradeengine.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
+
+from orders import services as order_services
 
 from . import services
 from .models import AuditLog, Symbol, SymbolLimit, UserLimit
@@ -110,7 +112,7 @@ class SymbolLimitAdmin(AuditedLimitAdmin):
     limit_fields = services.SYMBOL_LIMIT_FIELDS
 
     def save_limits(self, request, obj, values):
-        return services.symbol_limits_set(symbol=obj.symbol, actor=request.user, ip=client_ip(request), **values)
+        return services.set_symbol_limits(symbol=obj.symbol, actor=request.user, ip=client_ip(request), **values)
 
 
 @admin.register(UserLimit)
@@ -122,7 +124,7 @@ class UserLimitAdmin(AuditedLimitAdmin):
     limit_fields = services.USER_LIMIT_FIELDS
 
     def save_limits(self, request, obj, values):
-        return services.user_limits_set(user_id=obj.user_id, actor=request.user, ip=client_ip(request), **values)
+        return services.set_user_limits(user_id=obj.user_id, actor=request.user, ip=client_ip(request), **values)
 
 
 @admin.register(AuditLog)
@@ -150,7 +152,7 @@ class TraderAdmin(UserAdmin):
     @admin.action(description="Cancel all live orders of the selected users")
     def cancel_all_orders(self, request, queryset):
         def apply(user, reason):
-            return services.cancel_all_orders(user_id=user.id, actor=request.user, reason=reason, ip=client_ip(request))
+            return order_services.cancel_all_orders(user_id=user.id, actor=request.user, reason=reason, ip=client_ip(request))
 
         result = ask_reason(self, request, queryset, action="cancel_all_orders", title="Cancel all live orders", apply=apply)
         if isinstance(result, list):

@@ -1,6 +1,12 @@
 """Risk-control errors, each with its API code."""
 
-from tradeengine.errors import DomainError
+from core.errors import DomainError
+
+
+class UnknownSymbol(DomainError):
+    code = "UNKNOWN_SYMBOL"
+    status = 404
+    default_message = "No such symbol."
 
 
 class LimitExceeded(DomainError):

@@ -31,6 +31,7 @@ from typing import Callable, TypeVar
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +265,6 @@ class CircuitBreaker:
 def shared_client() -> redis.Redis:
     """A client that fails fast: when Redis is down a guarded call should
     fall back to the local state at once, not after rounds of retries."""
-    from django.conf import settings
-
     return redis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=2.0, retry=Retry(NoBackoff(), 0)
     )

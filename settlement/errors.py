@@ -1,4 +1,4 @@
-from tradeengine.errors import DomainError
+from core.errors import DomainError
 
 
 class InsufficientBalance(DomainError):

@@ -16,6 +16,8 @@ from typing import Callable
 from django.db import connection, transaction
 
 from matching.engine import constants as c
+from orders.models import Order, Trade
+from riskadmin.models import Symbol
 
 from .models import Balance, LedgerEntry
 
@@ -43,9 +45,6 @@ def _rows(sql: str, params: list | tuple = ()) -> list[dict]:
 
 
 def _tables() -> dict[str, str]:
-    from orders.models import Order, Trade
-    from riskadmin.models import Symbol
-
     return {
         "balance": Balance._meta.db_table,
         "ledger": LedgerEntry._meta.db_table,

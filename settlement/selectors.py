@@ -1,7 +1,13 @@
-"""Reads of balances."""
+"""Reads of balances and of how settlement fares."""
+
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.utils import timezone
+
+from core.redis import get_redis
+from orders.models import Trade
 
 from .models import Balance
 
@@ -12,14 +18,6 @@ def balances_for(*, user_id: int) -> QuerySet[Balance]:
 
 def settlement_queue_stats(*, window_seconds: int = 3600) -> dict:
     """What GET /api/v1/admin/settlement/queue shows: backlog and how settlement fares."""
-    from datetime import timedelta
-
-    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
-    from django.utils import timezone
-
-    from orders.models import Trade
-    from tradeengine.redis import get_redis
-
     Settlement = Trade.Settlement
     since = timezone.now() - timedelta(seconds=window_seconds)
     counts = Trade.objects.aggregate(

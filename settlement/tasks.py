@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.conf import settings
 
-from . import services, wallet
+from . import trades, wallet
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class SettlementTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         trade_id = kwargs.get("trade_id", args[0] if args else None)
         if trade_id is not None:
-            services.mark_settlement_failed(trade_id=trade_id, error=f"{exc.__class__.__name__}: {exc}")
+            trades.mark_settlement_failed(trade_id=trade_id, error=f"{exc.__class__.__name__}: {exc}")
             log.error("settlement of trade %s failed for good: %s", trade_id, exc)
 
 
@@ -45,7 +45,7 @@ def settle_trade(self, trade_id: int) -> bool:
     retry count, so the wait consumes none of SETTLEMENT_MAX_RETRIES. Should
     this worker die before acknowledging, the copy is a harmless duplicate."""
     try:
-        return services.settle_trade(trade_id=trade_id)
+        return trades.settle_trade(trade_id=trade_id)
     except wallet.WalletUnavailable as exc:
         if self.request.is_eager:  # nothing to wait in: let the caller see it
             raise
@@ -59,7 +59,7 @@ def settle_trade(self, trade_id: int) -> bool:
 def sweep_unsettled() -> int:
     """Re-queue trades left PENDING (a lost message, a matcher killed before
     it enqueued them). Settling is idempotent, so a duplicate is harmless."""
-    trade_ids = services.unsettled_trade_ids(older_than_seconds=settings.SETTLEMENT_SWEEP_AGE_SECONDS)
+    trade_ids = trades.unsettled_trade_ids(older_than_seconds=settings.SETTLEMENT_SWEEP_AGE_SECONDS)
     for trade_id in trade_ids:
         settle_trade.delay(trade_id)
     if trade_ids:

@@ -14,9 +14,10 @@ import threading
 
 import requests
 from django.conf import settings
+from prometheus_client.core import GaugeMetricFamily
 from django.db import connection
 
-from tradeengine.api.fields import plain
+from core.api.fields import plain
 
 from .circuit_breaker import CLOSED, STATES, CircuitBreaker, CircuitOpen
 
@@ -153,8 +154,6 @@ class WalletBreakerCollector:
 
     @staticmethod
     def _families():
-        from prometheus_client.core import GaugeMetricFamily
-
         return [
             GaugeMetricFamily("wallet_service_enabled", "1 when settlements are posted to a wallet service"),
             GaugeMetricFamily("wallet_breaker_state", "The wallet circuit breaker's state (1 = current)", labels=["state"]),

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tradeengine.celery import app as celery_app
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 from .factories import make_symbol, make_user
 

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from orders.services import place_order
 from orders.validation import OrderRequest
 from riskadmin.models import Symbol
-from riskadmin.services import symbol_upsert
-from settlement.services import deposit
+from riskadmin.services import upsert_symbol
+from settlement.balances import deposit
 
 _names = itertools.count(1)
 
@@ -26,7 +26,7 @@ def make_symbol(name: str = "BTC/USDT", **overrides) -> Symbol:
         "taker_fee": Decimal("0.002"),
     }
     spec.update(overrides)
-    return symbol_upsert(name=name, **spec)
+    return upsert_symbol(name=name, **spec)
 
 
 def make_user(username: str | None = None, *, password: str = "pass-word-123", is_staff: bool = False, funds: dict | None = None):

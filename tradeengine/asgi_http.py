@@ -15,6 +15,7 @@ the behaviour on every upgrade.
 
 from __future__ import annotations
 
+import django
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
@@ -28,7 +29,5 @@ class SyncStackASGIHandler(ASGIHandler):
 
 
 def get_http_application() -> SyncStackASGIHandler:
-    import django
-
     django.setup(set_prefix=False)
     return SyncStackASGIHandler()

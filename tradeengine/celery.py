@@ -4,6 +4,7 @@ import os
 
 from celery import Celery
 from celery.signals import task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeengine.settings")
 
@@ -20,6 +21,4 @@ def replace_unusable_database_connection(task=None, **kwargs) -> None:
     are left alone."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
-    from django.db import close_old_connections
-
     close_old_connections()

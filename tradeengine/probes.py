@@ -3,7 +3,7 @@
 from django.db import connection
 from django.http import JsonResponse
 
-from .redis import get_redis
+from core.redis import get_redis
 
 
 def healthz(request):

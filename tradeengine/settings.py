@@ -185,10 +185,10 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["tradeengine.api.parsers.DecimalJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "tradeengine.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
@@ -280,7 +280,7 @@ APP_VERSION = env.str("APP_VERSION", default=SPECTACULAR_SETTINGS["VERSION"])
 PROCESS_STARTED_AT = _time.time()
 
 MIDDLEWARE.insert(1, "tradeengine.middleware.RequestIdMiddleware")
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["tradeengine.api.authentication.LoggedJWTAuthentication"]
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["core.api.authentication.LoggedJWTAuthentication"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["tradeengine.throttling.RateLimitThrottle"]
 # Requests per window, per client IP, per user, and order placements per
 # user ("N/s", "N/min", "N/h"; empty turns a bucket off). Generous defaults:

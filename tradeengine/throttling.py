@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
-from . import metrics
-from .redis import get_redis
+from core import metrics
+from core.redis import get_redis
 
 log = logging.getLogger(__name__)
 

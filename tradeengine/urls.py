@@ -5,19 +5,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from settlement.admin_api import DepositView, SettlementQueueView
-from settlement.api import BalanceListView
-
 from .probes import healthz, readyz
 
 api_v1 = [
     path("auth/token", TokenObtainPairView.as_view(), name="token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
-    path("balances", BalanceListView.as_view(), name="balances"),
-    path("", include("marketdata.urls")),
-    path("admin/deposits", DepositView.as_view(), name="admin-deposits"),
-    path("admin/settlement/queue", SettlementQueueView.as_view(), name="admin-settlement-queue"),
-    path("admin/", include("riskadmin.admin_urls")),
+    path("", include("settlement.api.urls")),
+    path("", include("marketdata.api.urls")),
+    path("admin/", include("riskadmin.api.urls")),
     path("", include("orders.api.urls")),
 ]
 

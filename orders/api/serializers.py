@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from matching.engine import constants as c
-from tradeengine.api.fields import plain
+from core.api.fields import plain
 
 from ..models import Fill, Order
 

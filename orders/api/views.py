@@ -3,7 +3,6 @@ service or selector, and render."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -11,11 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from matching.engine import constants as c
-from matching.services import wait_for_command
+from core.api.pagination import NewestFirstCursorPagination
 from orders import selectors, services
+from orders.services import Outcome
 from orders.validation import OrderRequest
-from tradeengine.api.pagination import NewestFirstCursorPagination
+from riskadmin.selectors import find_symbol
 
 from .serializers import FillSerializer, OrderSerializer, PlaceOrderSerializer
 
@@ -36,14 +35,13 @@ class AccountView(APIView):
         return Response({"id": user.id, "username": user.get_username(), "is_staff": user.is_staff})
 
 
+PLACED_STATUS = {Outcome.REPEATED: status.HTTP_200_OK, Outcome.APPLIED: status.HTTP_201_CREATED, Outcome.PENDING: status.HTTP_202_ACCEPTED}
+CANCELLED_STATUS = {Outcome.APPLIED: status.HTTP_200_OK, Outcome.PENDING: status.HTTP_202_ACCEPTED}
+
+
 def _symbol_filter(request: Request) -> int | None:
     name = request.query_params.get("symbol")
-    return services.find_symbol(name).id if name else None
-
-
-def _render_order(request: Request, order_id: int, http_status: int) -> Response:
-    order = selectors.order_for_user(user=request.user, order_id=order_id)
-    return Response(OrderSerializer(order).data, status=http_status)
+    return find_symbol(name).id if name else None
 
 
 class OrderListCreateView(ListAPIView):
@@ -79,19 +77,15 @@ class OrderListCreateView(ListAPIView):
         body = PlaceOrderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        data["symbol"] = services.find_symbol(data["symbol"])
-        order, command = services.place_order(user=request.user, request=OrderRequest(**data))
-        if command is None:
-            return _render_order(request, order.id, status.HTTP_200_OK)
-        done = wait_for_command(command.id, settings.ORDER_RESULT_TIMEOUT)
-        return _render_order(request, order.id, status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+        data["symbol"] = find_symbol(data["symbol"])
+        order, outcome = services.place_order_and_wait(user=request.user, request=OrderRequest(**data))
+        return Response(OrderSerializer(order).data, status=PLACED_STATUS[outcome])
 
 
 class OrderDetailView(APIView):
     @extend_schema(responses={200: OrderSerializer, 404: ERROR})
     def get(self, request: Request, order_id: int) -> Response:
-        services.get_own_order(user=request.user, order_id=order_id)
-        return _render_order(request, order_id, status.HTTP_200_OK)
+        return Response(OrderSerializer(selectors.own_order(user=request.user, order_id=order_id)).data)
 
     @extend_schema(
         responses={
@@ -101,14 +95,8 @@ class OrderDetailView(APIView):
         }
     )
     def delete(self, request: Request, order_id: int) -> Response:
-        order, command = services.cancel_order(user=request.user, order_id=order_id)
-        if not wait_for_command(command.id, settings.ORDER_RESULT_TIMEOUT):
-            return _render_order(request, order.id, status.HTTP_202_ACCEPTED)
-        order.refresh_from_db(fields=["status"])
-        if order.status != c.CANCELLED:
-            # It filled (or ended otherwise) before the cancel reached the book.
-            raise services.errors.OrderNotCancellable(order_id=order.id, status=order.status)
-        return _render_order(request, order.id, status.HTTP_200_OK)
+        order, outcome = services.cancel_order_and_wait(user=request.user, order_id=order_id)
+        return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
 
 
 class FillListView(ListAPIView):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from tradeengine.append_only import allow_changes_sql, forbid_changes_sql
+from core.append_only import allow_changes_sql, forbid_changes_sql
 
 
 class Migration(migrations.Migration):

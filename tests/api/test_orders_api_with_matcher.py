@@ -15,7 +15,7 @@ from django.db import connection
 from matching.host import Matcher
 from matching.services import DONE_KEY_TEMPLATE
 from tests.factories import place
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 ORDERS = "/api/v1/orders"
 

@@ -10,7 +10,7 @@ import pytest
 
 from marketdata import keys
 from marketdata.publisher import Publisher
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 
 from marketdata import keys
 from marketdata.fanout import Fanout
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 
 class Receiver:

@@ -17,7 +17,7 @@ from marketdata import keys
 from marketdata.streams import INTERVALS
 from tests.factories import place
 from tests.orders.support import process
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 STREAMS = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m", "candles:BTC-USDT:1d"]
 STREAMS_ALL = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT",

@@ -1,4 +1,4 @@
-"""GET /api/v1/admin/health/detailed and tradeengine.health."""
+"""GET /api/v1/admin/health/detailed and riskadmin.api.health."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils import timezone
 from matching.models import MatcherState
 from orders.models import Trade
 from tests.factories import make_symbol
-from tradeengine import health
+from riskadmin.api import health
 
 
 def _beat(symbol, seconds_ago: float) -> None:

@@ -8,8 +8,8 @@ from django.test import Client
 
 from tests.factories import place
 from tests.orders.support import process
-from tradeengine import metrics
-from tradeengine.redis import get_redis
+from core import metrics
+from core.redis import get_redis
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_matcher_batches_become_a_histogram_read_from_redis(db, clean_histograms
 
 
 def test_recording_a_batch_never_raises_when_redis_is_down(monkeypatch, db):
-    from tradeengine import redis as redis_module
+    from core import redis as redis_module
 
     def down():
         raise ConnectionError("down")

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from matching.models import EngineCommand
 from orders.services import cancel_order
 from tests.factories import place
-from tradeengine.errors import DomainError
+from core.errors import DomainError
 
 from .support import balance, process, snapshot
 

@@ -10,9 +10,10 @@ from django.db import IntegrityError, connection
 
 from matching.models import EngineCommand
 from orders.models import Order
-from orders.services import find_symbol, place_order
+from orders.services import place_order
+from riskadmin.selectors import find_symbol
 from tests.factories import make_user, order_request, place
-from tradeengine.errors import DomainError
+from core.errors import DomainError
 
 from .support import balance, snapshot
 

@@ -10,35 +10,35 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
 from riskadmin.models import AuditLog, UserLimit
-from riskadmin.services import audit_record, user_limits_set
+from riskadmin.services import record_audit, set_user_limits
 
 
 def test_limit_change_and_its_audit_row_are_one_transaction(alice, operator, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("audit storage failed")
 
-    monkeypatch.setattr("riskadmin.services.audit_record", broken)
+    monkeypatch.setattr("riskadmin.services.record_audit", broken)
     with pytest.raises(RuntimeError):
-        user_limits_set(user_id=alice.id, actor=operator, max_open_orders=3)
+        set_user_limits(user_id=alice.id, actor=operator, max_open_orders=3)
     assert not UserLimit.objects.filter(user=alice).exists()
 
 
 def test_limit_change_records_before_and_after(alice, operator):
-    user_limits_set(user_id=alice.id, actor=operator, max_order_size=Decimal("10"))
-    user_limits_set(user_id=alice.id, actor=operator, max_order_size=Decimal("20"))
+    set_user_limits(user_id=alice.id, actor=operator, max_order_size=Decimal("10"))
+    set_user_limits(user_id=alice.id, actor=operator, max_order_size=Decimal("20"))
     entry = AuditLog.objects.filter(action="limits.user.set").first()
     assert entry.payload == {"before": {"max_order_size": "10.000000000000000000"}, "after": {"max_order_size": "20"}}
 
 
 def test_raw_update_of_an_audit_row_is_refused_by_the_database(operator):
-    entry = audit_record(actor=operator, action="test", target="x")
+    entry = record_audit(actor=operator, action="test", target="x")
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE riskadmin_auditlog SET action = 'forged' WHERE id = %s", [entry.id])
 
 
 def test_raw_delete_of_an_audit_row_is_refused_by_the_database(operator):
-    entry = audit_record(actor=operator, action="test", target="x")
+    entry = record_audit(actor=operator, action="test", target="x")
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("DELETE FROM riskadmin_auditlog WHERE id = %s", [entry.id])
@@ -46,7 +46,7 @@ def test_raw_delete_of_an_audit_row_is_refused_by_the_database(operator):
 
 
 def test_orm_delete_is_refused_too(operator):
-    entry = audit_record(actor=operator, action="test", target="x")
+    entry = record_audit(actor=operator, action="test", target="x")
     with pytest.raises(DatabaseError):
         with transaction.atomic():
             AuditLog.objects.filter(id=entry.id).delete()

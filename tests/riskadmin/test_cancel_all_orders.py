@@ -1,4 +1,4 @@
-"""riskadmin.services.cancel_all_orders: the emergency stop for one user."""
+"""orders.services.cancel_all_orders: the emergency stop for one user."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from matching.models import EngineCommand
 from riskadmin import errors
 from riskadmin.models import AuditLog
-from riskadmin.services import cancel_all_orders
+from orders.services import cancel_all_orders
 from tests.factories import place
 from tests.orders.support import balance, process
 

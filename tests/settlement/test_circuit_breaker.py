@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 
 class Down(Exception):

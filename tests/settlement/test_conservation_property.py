@@ -27,7 +27,7 @@ from orders.services import cancel_order
 from settlement import reconcile, tasks
 from settlement.models import Balance
 from tests.factories import make_symbol, make_user, place
-from tradeengine.errors import DomainError
+from core.errors import DomainError
 
 D = Decimal
 TRADERS = 3

@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
-from settlement import ledger, services
+from settlement import balances, ledger
 from settlement.errors import DepositReferenceConflict, InsufficientBalance, InvalidAmount
 from settlement.ledger import AVAILABLE, EXTERNAL, LOCKED, Line, UnbalancedPosting
 from settlement.models import Balance, LedgerEntry
@@ -93,7 +93,7 @@ def test_the_database_refuses_to_delete_a_ledger_line(alice):
 def test_a_deposit_moves_funds_from_external_to_available():
     carol = make_user("carol")
 
-    services.deposit(user_id=carol.id, asset="eth", amount=D("2.5"), reference="tx-1")
+    balances.deposit(user_id=carol.id, asset="eth", amount=D("2.5"), reference="tx-1")
 
     assert balance(carol, "ETH") == (D("2.5"), D("0"))
     lines = LedgerEntry.objects.filter(reference="deposit:tx-1").values_list("account_id", "asset", "bucket", "amount")
@@ -104,7 +104,7 @@ def test_a_deposit_repeated_with_the_same_reference_credits_once():
     carol = make_user("carol")
 
     for _ in range(3):
-        result = services.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
+        result = balances.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
 
     assert (result.available, result.locked) == (D("2.5"), D("0"))
     assert LedgerEntry.objects.filter(reference="deposit:tx-1").count() == 2
@@ -113,12 +113,12 @@ def test_a_deposit_repeated_with_the_same_reference_credits_once():
 @pytest.mark.parametrize("other", [{"user": "dave"}, {"asset": "BTC"}, {"amount": D("3")}])
 def test_a_deposit_reference_reused_for_a_different_deposit_is_refused(other):
     carol, dave = make_user("carol"), make_user("dave")
-    services.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
+    balances.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
     repeat = {"user_id": carol.id, "asset": "ETH", "amount": D("2.5")}
     repeat.update({"user_id": dave.id} if "user" in other else other)
 
     with pytest.raises(DepositReferenceConflict):
-        services.deposit(reference="tx-1", **repeat)
+        balances.deposit(reference="tx-1", **repeat)
 
     assert balance(carol, "ETH") == (D("2.5"), D("0"))
     assert not Balance.objects.filter(user=dave).exists()
@@ -126,16 +126,16 @@ def test_a_deposit_reference_reused_for_a_different_deposit_is_refused(other):
 
 def test_a_repeated_deposit_may_spell_the_asset_in_lower_case():
     carol = make_user("carol")
-    services.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
+    balances.deposit(user_id=carol.id, asset="ETH", amount=D("2.5"), reference="tx-1")
 
-    assert services.deposit(user_id=carol.id, asset="eth", amount=D("2.50"), reference="tx-1").available == D("2.5")
+    assert balances.deposit(user_id=carol.id, asset="eth", amount=D("2.50"), reference="tx-1").available == D("2.5")
 
 
 def test_deposits_without_a_reference_are_each_credited():
     carol = make_user("carol")
 
-    services.deposit(user_id=carol.id, asset="ETH", amount=D("1"))
-    services.deposit(user_id=carol.id, asset="ETH", amount=D("1"))
+    balances.deposit(user_id=carol.id, asset="ETH", amount=D("1"))
+    balances.deposit(user_id=carol.id, asset="ETH", amount=D("1"))
 
     assert balance(carol, "ETH") == (D("2"), D("0"))
 
@@ -145,7 +145,7 @@ def test_a_deposit_of_a_non_positive_or_non_finite_amount_is_refused(amount):
     carol = make_user("carol")
 
     with pytest.raises(InvalidAmount):
-        services.deposit(user_id=carol.id, asset="ETH", amount=D(amount))
+        balances.deposit(user_id=carol.id, asset="ETH", amount=D(amount))
 
     assert not Balance.objects.filter(user=carol).exists()
     assert not LedgerEntry.objects.filter(account=carol).exists()
@@ -153,7 +153,7 @@ def test_a_deposit_of_a_non_positive_or_non_finite_amount_is_refused(amount):
 
 def test_locking_order_funds_moves_available_to_locked_with_a_ledger_record(alice):
     with transaction.atomic():
-        services.lock_order_funds(order_id=999_001, user_id=alice.id, asset="BTC", amount=D("40"))
+        balances.lock_order_funds(order_id=999_001, user_id=alice.id, asset="BTC", amount=D("40"))
 
     assert balance(alice, "BTC") == (D("60"), D("40"))
     lines = LedgerEntry.objects.filter(reference="order:999001").values_list("bucket", "amount")
@@ -165,7 +165,7 @@ def test_locking_more_than_available_is_refused_and_writes_nothing(alice):
 
     with pytest.raises(InsufficientBalance):
         with transaction.atomic():
-            services.lock_order_funds(order_id=999_002, user_id=alice.id, asset="BTC", amount=D("100.000000001"))
+            balances.lock_order_funds(order_id=999_002, user_id=alice.id, asset="BTC", amount=D("100.000000001"))
 
     assert balance(alice, "BTC") == (D("100"), D("0"))
     assert LedgerEntry.objects.count() == ledger_lines
@@ -174,7 +174,7 @@ def test_locking_more_than_available_is_refused_and_writes_nothing(alice):
 def test_locking_an_asset_the_user_never_held_is_refused(alice):
     with pytest.raises(InsufficientBalance):
         with transaction.atomic():
-            services.lock_order_funds(order_id=999_003, user_id=alice.id, asset="ETH", amount=D("1"))
+            balances.lock_order_funds(order_id=999_003, user_id=alice.id, asset="ETH", amount=D("1"))
 
     assert not LedgerEntry.objects.filter(reference="order:999003").exists()
 

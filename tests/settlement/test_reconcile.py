@@ -13,7 +13,7 @@ from django.db import connection
 from orders.models import Trade
 from orders.services import cancel_order
 from settlement import reconcile
-from settlement.services import settle_trade
+from settlement.trades import settle_trade
 from tests.factories import make_user, place
 from tests.orders.support import process
 

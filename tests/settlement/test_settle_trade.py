@@ -1,4 +1,4 @@
-"""settlement.services.settle_trade and its Celery tasks: exactly once,
+"""settlement.trades.settle_trade and its Celery tasks: exactly once,
 fees to the fee account, retries that end in FAILED, and the sweeper."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from celery.signals import task_retry
 from django.utils import timezone
 
 from orders.models import Order, Trade
-from settlement import services, tasks
+from settlement import tasks, trades
 from settlement.models import LedgerEntry
 from settlement.selectors import settlement_queue_stats
 from tests.factories import place
@@ -69,8 +69,8 @@ def test_settling_the_same_trade_twice_posts_its_ledger_lines_once(symbol, alice
     sell = place(alice, symbol, "SELL", "1", "50000.00")
     trade = pending_trade(buy, sell, "1", "50000")
 
-    assert services.settle_trade(trade_id=trade.id) is True
-    assert services.settle_trade(trade_id=trade.id) is False
+    assert trades.settle_trade(trade_id=trade.id) is True
+    assert trades.settle_trade(trade_id=trade.id) is False
 
     trade.refresh_from_db()
     assert trade.settlement_status == "SETTLED" and trade.settled_at is not None

@@ -13,12 +13,12 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Trade
-from settlement import services, wallet
+from settlement import trades, wallet
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN
 from settlement.fake_wallet import FakeWalletProcess
 from settlement.models import LedgerEntry
 from tests.factories import place
-from tradeengine.redis import get_redis
+from core.redis import get_redis
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -74,7 +74,7 @@ def wait_for_breaker(state: str, timeout: float = 5.0) -> None:
 
 
 def test_settling_posts_the_trade_to_the_wallet_under_its_idempotency_key(fake_wallet, trade):
-    assert services.settle_trade(trade_id=trade.id) is True
+    assert trades.settle_trade(trade_id=trade.id) is True
 
     recorded = fake_wallet.recorded()
     assert (recorded["count"], recorded["duplicates"]) == (1, 0)
@@ -89,8 +89,8 @@ def test_settling_posts_the_trade_to_the_wallet_under_its_idempotency_key(fake_w
 
 
 def test_a_settled_trade_is_not_posted_again(fake_wallet, trade):
-    services.settle_trade(trade_id=trade.id)
-    assert services.settle_trade(trade_id=trade.id) is False
+    trades.settle_trade(trade_id=trade.id)
+    assert trades.settle_trade(trade_id=trade.id) is False
     assert (fake_wallet.recorded()["count"], fake_wallet.recorded()["duplicates"]) == (1, 0)
     assert ledger_lines(trade) == 6
 
@@ -98,7 +98,7 @@ def test_a_settled_trade_is_not_posted_again(fake_wallet, trade):
 def test_with_the_wallet_down_the_trade_stays_pending_with_no_ledger_lines(fake_wallet, trade):
     fake_wallet.kill()
     with pytest.raises(wallet.WalletUnavailable, match="unreachable"):
-        services.settle_trade(trade_id=trade.id)
+        trades.settle_trade(trade_id=trade.id)
     assert status_of(trade) == "PENDING"
     assert ledger_lines(trade) == 0
 
@@ -106,11 +106,11 @@ def test_with_the_wallet_down_the_trade_stays_pending_with_no_ledger_lines(fake_
 def test_when_the_wallet_is_back_the_waiting_trade_settles_once(fake_wallet, trade):
     fake_wallet.kill()
     with pytest.raises(wallet.WalletUnavailable):
-        services.settle_trade(trade_id=trade.id)
+        trades.settle_trade(trade_id=trade.id)
     fake_wallet.start()
 
-    assert services.settle_trade(trade_id=trade.id) is True
-    assert services.settle_trade(trade_id=trade.id) is False
+    assert trades.settle_trade(trade_id=trade.id) is True
+    assert trades.settle_trade(trade_id=trade.id) is False
     assert status_of(trade) == "SETTLED" and ledger_lines(trade) == 6
     assert [s["key"] for s in fake_wallet.recorded()["settlements"]] == [f"trade:{trade.id}"]
 
@@ -120,14 +120,14 @@ def test_a_worker_that_died_after_posting_posts_again_and_the_wallet_records_it_
     wallet.post_settlement(trade)
     assert status_of(trade) == "PENDING"
 
-    assert services.settle_trade(trade_id=trade.id) is True
+    assert trades.settle_trade(trade_id=trade.id) is True
     recorded = fake_wallet.recorded()
     assert (recorded["count"], recorded["duplicates"]) == (1, 1)
     assert ledger_lines(trade) == 6
 
 
 def test_the_wallet_keeps_what_it_recorded_across_a_kill(fake_wallet, trade):
-    services.settle_trade(trade_id=trade.id)
+    trades.settle_trade(trade_id=trade.id)
     fake_wallet.kill()
     fake_wallet.start()
     wallet.post_settlement(trade)
@@ -139,7 +139,7 @@ def open_the_circuit(fake_wallet, trade) -> None:
     fake_wallet.kill()
     for _ in range(2):  # the threshold
         with pytest.raises(wallet.WalletUnavailable, match="unreachable"):
-            services.settle_trade(trade_id=trade.id)
+            trades.settle_trade(trade_id=trade.id)
     assert wallet.wallet_status()["state"] == OPEN
     fake_wallet.start()
 
@@ -148,7 +148,7 @@ def test_while_the_circuit_is_open_settlements_do_not_reach_the_wallet(fake_wall
     settings.WALLET_BREAKER_RESET_SECONDS = 30
     open_the_circuit(fake_wallet, trade)
     with pytest.raises(wallet.WalletUnavailable, match="circuit is OPEN"):
-        services.settle_trade(trade_id=trade.id)
+        trades.settle_trade(trade_id=trade.id)
     assert fake_wallet.recorded()["count"] == 0
     assert status_of(trade) == "PENDING" and ledger_lines(trade) == 0
 
@@ -156,7 +156,7 @@ def test_while_the_circuit_is_open_settlements_do_not_reach_the_wallet(fake_wall
 def test_after_the_reset_time_a_trial_settles_and_closes_the_circuit(fake_wallet, trade):
     open_the_circuit(fake_wallet, trade)
     wait_for_breaker(HALF_OPEN)
-    assert services.settle_trade(trade_id=trade.id) is True
+    assert trades.settle_trade(trade_id=trade.id) is True
     assert wallet.wallet_status()["state"] == CLOSED
     assert fake_wallet.recorded()["count"] == 1
 
@@ -165,7 +165,7 @@ def test_a_wallet_refusal_is_not_counted_as_the_wallet_being_down(fake_wallet, t
     settings.WALLET_SERVICE_URL = f"{fake_wallet.url}/no-such-path"  # the fake answers 404
     for _ in range(3):
         with pytest.raises(wallet.WalletRejected):
-            services.settle_trade(trade_id=trade.id)
+            trades.settle_trade(trade_id=trade.id)
     assert wallet.wallet_status()["state"] == CLOSED
     assert status_of(trade) == "PENDING"
 
@@ -176,7 +176,7 @@ def test_wallet_status_and_metrics_show_the_open_circuit(fake_wallet, trade, cli
     fake_wallet.kill()
     for _ in range(2):
         with pytest.raises(wallet.WalletUnavailable):
-            services.settle_trade(trade_id=trade.id)
+            trades.settle_trade(trade_id=trade.id)
 
     status = wallet.wallet_status()
     assert (status["enabled"], status["status"], status["failures"]) == (True, "degraded", 2)
@@ -190,12 +190,12 @@ def test_wallet_status_and_metrics_show_the_open_circuit(fake_wallet, trade, cli
 def test_without_a_wallet_service_settlement_posts_nothing(trade, settings):
     settings.WALLET_SERVICE_URL = ""
     assert wallet.wallet_status()["enabled"] is False
-    assert services.settle_trade(trade_id=trade.id) is True
+    assert trades.settle_trade(trade_id=trade.id) is True
     assert ledger_lines(trade) == 6
 
 
 def test_a_trade_executed_long_ago_is_posted_with_its_execution_time(fake_wallet, trade):
     trade.executed_at = timezone.now() - timedelta(days=1)
     trade.save(update_fields=["executed_at"])
-    services.settle_trade(trade_id=trade.id)
+    trades.settle_trade(trade_id=trade.id)
     assert fake_wallet.recorded()["settlements"][0]["body"]["executed_at"] == trade.executed_at.isoformat()

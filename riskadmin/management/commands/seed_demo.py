@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from riskadmin.services import symbol_upsert
-from settlement.services import deposit
+from riskadmin.services import upsert_symbol
+from settlement.balances import deposit
 
 D = Decimal
 SYMBOLS = [
@@ -26,7 +26,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, password: str, **options) -> None:
         for spec in SYMBOLS:
-            symbol_upsert(**spec)
+            upsert_symbol(**spec)
         User = get_user_model()
         admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         if created:

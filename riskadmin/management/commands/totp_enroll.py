@@ -8,7 +8,7 @@ import pyotp
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from riskadmin.services import totp_enroll
+from riskadmin.services import enroll_totp
 
 
 class Command(BaseCommand):
@@ -22,6 +22,6 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user {username!r}")
-        secret = totp_enroll(user_id=user.id)
+        secret = enroll_totp(user_id=user.id)
         self.stdout.write(f"secret: {secret}")
         self.stdout.write(f"uri:    {pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)}")

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from settlement.errors import DepositReferenceConflict, InvalidAmount
-from settlement.services import deposit
+from settlement.balances import deposit
 
 
 class Command(BaseCommand):

@@ -15,8 +15,3 @@ class DomainError(Exception):
         self.details = details
         super().__init__(self.message)
 
-
-class ServiceUnavailable(DomainError):
-    code = "SERVICE_UNAVAILABLE"
-    status = 503
-    default_message = "A backing service is unavailable; try again shortly."

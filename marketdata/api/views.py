@@ -13,12 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.services import find_symbol
+from core.api.fields import plain
+from marketdata import selectors
+from marketdata.streams import INTERVALS
 from riskadmin.models import Symbol
-from tradeengine.api.fields import plain
-
-from . import selectors
-from .streams import INTERVALS
+from riskadmin.selectors import find_symbol
 
 SYMBOL = inline_serializer(
     "Symbol",

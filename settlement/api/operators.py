@@ -8,10 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tradeengine.api.fields import plain
+from core.api.fields import plain
 
-from .selectors import settlement_queue_stats
-from .services import deposit
+from settlement.selectors import settlement_queue_stats
+from settlement.balances import deposit
 
 
 class DepositSerializer(serializers.Serializer):

@@ -13,12 +13,15 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from orders.services import find_symbol
-from tradeengine import health, ops
-from tradeengine.api.fields import plain
+from core.api.fields import plain
+from matching import selectors as matching_selectors
+from orders import selectors as order_selectors
+from orders import services as order_services
+from riskadmin import errors, selectors, services
+from riskadmin.models import AuditLog
+from riskadmin.selectors import find_symbol
 
-from . import errors, selectors, services
-from .models import AuditLog
+from . import figures, health
 
 AMOUNT = {"max_digits": 36, "decimal_places": 18, "required": False, "allow_null": True}
 ERROR = inline_serializer(
@@ -81,7 +84,7 @@ class UserLimitsView(AdminView):
     def post(self, request: Request, user_id: int) -> Response:
         body = UserLimitsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        limit = services.user_limits_set(user_id=user_id, actor=request.user, ip=client_ip(request), **body.validated_data)
+        limit = services.set_user_limits(user_id=user_id, actor=request.user, ip=client_ip(request), **body.validated_data)
         return Response({"user_id": user_id, **_limits_body(limit, services.USER_LIMIT_FIELDS)})
 
 
@@ -101,7 +104,7 @@ class SymbolLimitsView(AdminView):
         found = find_symbol(symbol)
         body = SymbolLimitsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        limit = services.symbol_limits_set(symbol=found, actor=request.user, ip=client_ip(request), **body.validated_data)
+        limit = services.set_symbol_limits(symbol=found, actor=request.user, ip=client_ip(request), **body.validated_data)
         return Response({"symbol": found.name, **_limits_body(limit, services.SYMBOL_LIMIT_FIELDS)})
 
 
@@ -149,8 +152,8 @@ class CancelAllView(AdminView):
     def post(self, request: Request, user_id: int) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        result = services.cancel_all_orders(
-            user_id=user_id, actor=request.user, reason=body.validated_data["reason"] or services.CANCELLED_BY_ADMIN, ip=client_ip(request)
+        result = order_services.cancel_all_orders(
+            user_id=user_id, actor=request.user, reason=body.validated_data["reason"], ip=client_ip(request)
         )
         return Response(result)
 
@@ -190,7 +193,7 @@ class OrderbookStatsView(AdminView):
         "heartbeat_age_seconds": serializers.FloatField(allow_null=True),
     }, many=True), **ERRORS})
     def get(self, request: Request) -> Response:
-        rows = selectors.orderbook_stats()
+        rows = matching_selectors.orderbook_stats()
         for row in rows:
             for key in ("last_price", "best_bid", "best_ask"):
                 row[key] = plain(row[key])
@@ -216,13 +219,13 @@ class HealthDetailedView(AdminView):
 class MetricsView(AdminView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS}, description="Key figures as JSON; /metrics has them all for Prometheus.")
     def get(self, request: Request) -> Response:
-        return Response(ops.metrics_summary())
+        return Response(figures.metrics_summary())
 
 
 class StatsView(AdminView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS}, description="Users, orders and trades over the last 24 hours.")
     def get(self, request: Request) -> Response:
-        stats = selectors.trading_stats()
+        stats = order_selectors.trading_stats()
         for row in stats["symbols"]:
             row["volume"], row["quote_volume"] = plain(row["volume"]), plain(row["quote_volume"])
         return Response(stats)
@@ -231,4 +234,4 @@ class StatsView(AdminView):
 class PerformanceView(AdminView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS}, description="Matcher batch latency and size, settlement latency, backlogs.")
     def get(self, request: Request) -> Response:
-        return Response(ops.performance())
+        return Response(figures.performance())

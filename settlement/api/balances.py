@@ -6,9 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tradeengine.api.fields import plain
+from core.api.fields import plain
 
-from .selectors import balances_for
+from settlement.selectors import balances_for
 
 BALANCE = inline_serializer(
     "Balance",

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pyotp
 from django.db.models import F
 from django.utils import timezone
 
-from orders.validation import OrderRequest, reference_price
+from riskadmin.errors import LimitExceeded, PriceOutOfBand
+from riskadmin.models import DailyVolume, Symbol, SymbolLimit, UserLimit
+from riskadmin.services import verify_totp
 
-from . import errors
-from .models import DailyVolume, Symbol, SymbolLimit, TotpDevice, UserLimit
-
-TOTP_VALID_WINDOW = 1  # accept the previous and next 30 s step too (clock drift)
+from .errors import SymbolHalted
+from .models import Order
+from .validation import OrderRequest, reference_price
 
 
 def order_notional(request: OrderRequest) -> Decimal | None:
@@ -41,9 +41,9 @@ def check_symbol_limits(request: OrderRequest) -> None:
         return
     quantity = request.quantity
     if limit.min_order_size is not None and quantity < limit.min_order_size:
-        raise errors.LimitExceeded("quantity is below the symbol's min_order_size.", limit="min_order_size", value=str(limit.min_order_size))
+        raise LimitExceeded("quantity is below the symbol's min_order_size.", limit="min_order_size", value=str(limit.min_order_size))
     if limit.max_order_size is not None and quantity > limit.max_order_size:
-        raise errors.LimitExceeded("quantity is above the symbol's max_order_size.", limit="max_order_size", value=str(limit.max_order_size))
+        raise LimitExceeded("quantity is above the symbol's max_order_size.", limit="max_order_size", value=str(limit.max_order_size))
     last = request.symbol.last_price
     if limit.max_price_deviation is None or not last:
         return
@@ -51,7 +51,7 @@ def check_symbol_limits(request: OrderRequest) -> None:
     for name in ("price", "stop_price"):
         value = getattr(request, name)
         if value is not None and not low <= value <= high:
-            raise errors.PriceOutOfBand(
+            raise PriceOutOfBand(
                 field=name, last_price=str(last), max_price_deviation=str(limit.max_price_deviation),
                 low=str(low), high=str(high),
             )
@@ -68,17 +68,15 @@ def enforce_user_limits(*, user, request: OrderRequest) -> None:
         return
     notional = order_notional(request)
     if notional is None and (limit.max_order_size is not None or limit.max_daily_volume is not None or limit.requires_2fa_above is not None):
-        raise errors.LimitExceeded(
+        raise LimitExceeded(
             "The order's value cannot be judged yet (the symbol has no last price); use a limit order.", limit="max_order_size"
         )
     if limit.max_order_size is not None and notional > limit.max_order_size:
-        raise errors.LimitExceeded("The order's value is above your max_order_size.", limit="max_order_size", value=str(limit.max_order_size))
+        raise LimitExceeded("The order's value is above your max_order_size.", limit="max_order_size", value=str(limit.max_order_size))
     if limit.max_open_orders is not None:
-        from orders.models import Order
-
         open_orders = Order.objects.filter(user_id=user.id, status__in=Order.LIVE_STATUSES).count()
         if open_orders >= limit.max_open_orders:
-            raise errors.LimitExceeded("You have as many open orders as allowed.", limit="max_open_orders", value=limit.max_open_orders)
+            raise LimitExceeded("You have as many open orders as allowed.", limit="max_open_orders", value=limit.max_open_orders)
     if limit.max_daily_volume is not None:
         _count_daily_volume(user_id=user.id, notional=notional, maximum=limit.max_daily_volume)
     if limit.requires_2fa_above is not None and notional > limit.requires_2fa_above:
@@ -89,38 +87,16 @@ def _count_daily_volume(*, user_id: int, notional: Decimal, maximum: Decimal) ->
     today = timezone.now().date()
     row, _ = DailyVolume.objects.get_or_create(user_id=user_id, day=today)
     if row.notional + notional > maximum:
-        raise errors.LimitExceeded(
+        raise LimitExceeded(
             "The order would take today's volume above your max_daily_volume.",
             limit="max_daily_volume", value=str(maximum), used=str(row.notional),
         )
     DailyVolume.objects.filter(id=row.id).update(notional=F("notional") + notional)
 
 
-def verify_totp(*, user_id: int, code: str) -> None:
-    """Accept a current TOTP code once; raise TotpRequired / InvalidTotp."""
-    if not code:
-        raise errors.TotpRequired()
-    device = TotpDevice.objects.filter(user_id=user_id).first()
-    if device is None:
-        raise errors.TotpRequired("An order of this value needs a TOTP code, and you have no TOTP device set up.")
-    totp = pyotp.TOTP(device.secret)
-    now = timezone.now()
-    step = totp.timecode(now)
-    for offset in range(-TOTP_VALID_WINDOW, TOTP_VALID_WINDOW + 1):
-        candidate = step + offset
-        if pyotp.utils.strings_equal(str(code), totp.generate_otp(candidate)):
-            # A conditional update: a code (or an older one) is never accepted twice.
-            if TotpDevice.objects.filter(user_id=user_id, last_step__lt=candidate).update(last_step=candidate) == 1:
-                return
-            break
-    raise errors.InvalidTotp()
-
-
 def ensure_still_trading(symbol) -> None:
     """Re-read the status inside the order's transaction: a halt committed
     after the request was validated still stops the order."""
-    from orders.errors import SymbolHalted
-
     status, reason = Symbol.objects.filter(id=symbol.id).values_list("status", "halt_reason").get()
     if status == Symbol.Status.HALTED:
         raise SymbolHalted(symbol=symbol.name, reason=reason)

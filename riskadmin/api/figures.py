@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from . import health, metrics
+from core import metrics
+from matching.models import EngineCommand
+from settlement.selectors import settlement_queue_stats
+
+from . import health
 
 
 def _histogram_summary(name: str, scale: float = 1.0) -> dict:
@@ -28,8 +32,6 @@ def _histogram_summary(name: str, scale: float = 1.0) -> dict:
 
 
 def _backlog() -> dict:
-    from matching.models import EngineCommand
-
     oldest = EngineCommand.objects.filter(processed_at__isnull=True).order_by("id").values_list("created_at", flat=True).first()
     return {
         "unprocessed_commands": EngineCommand.objects.filter(processed_at__isnull=True).count(),
@@ -38,8 +40,6 @@ def _backlog() -> dict:
 
 
 def metrics_summary() -> dict:
-    from settlement.selectors import settlement_queue_stats
-
     return {
         "web_process": metrics.snapshot(),
         "matcher": {
@@ -52,8 +52,6 @@ def metrics_summary() -> dict:
 
 
 def performance() -> dict:
-    from settlement.selectors import settlement_queue_stats
-
     settlement = settlement_queue_stats()
     database, redis = health.check_database, health.check_redis
     return {

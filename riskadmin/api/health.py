@@ -18,6 +18,14 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+
+from core.redis import get_redis
+from marketdata.selectors import websocket_connection_stats
+from matching.models import EngineCommand, MatcherState
+from riskadmin.models import Symbol
+from settlement.selectors import settlement_queue_stats
+from settlement.wallet import wallet_status
 
 HEALTHY, DEGRADED, UNHEALTHY, UNKNOWN = "healthy", "degraded", "unhealthy", "unknown"
 CRITICAL = ("database", "matching_engine")
@@ -50,8 +58,6 @@ def check_database() -> dict:
 
 
 def check_redis() -> dict:
-    from .redis import get_redis
-
     started = time.perf_counter()
     get_redis().ping()
     latency = round((time.perf_counter() - started) * 1000, 3)
@@ -61,11 +67,6 @@ def check_redis() -> dict:
 
 def check_matching_engine() -> dict:
     """Every symbol's matcher must have reported within MATCHER_HEARTBEAT_STALE_SECONDS."""
-    from django.utils import timezone
-
-    from matching.models import EngineCommand, MatcherState
-    from riskadmin.models import Symbol
-
     limit = settings.MATCHER_HEARTBEAT_STALE_SECONDS
     now = timezone.now()
     beats = dict(MatcherState.objects.values_list("symbol__name", "heartbeat_at"))
@@ -84,8 +85,6 @@ def check_matching_engine() -> dict:
 
 
 def check_settlement() -> dict:
-    from settlement.selectors import settlement_queue_stats
-
     stats = settlement_queue_stats()
     if stats["failed"]:
         return _component(DEGRADED, f"{stats['failed']} trade(s) failed to settle", **stats)
@@ -94,16 +93,6 @@ def check_settlement() -> dict:
     if stats["queue_size"] is None:
         return _component(DEGRADED, "the Celery broker cannot be read", **stats)
     return _component(HEALTHY, "ok", **stats)
-
-
-def _optional(module: str, function: str):
-    """The named function if that module is part of this deployment, else None."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        return None
 
 
 def _from_report(report) -> dict:
@@ -121,17 +110,11 @@ def _from_report(report) -> dict:
 
 
 def check_wallet_service() -> dict:
-    status = _optional("settlement.wallet", "wallet_status")
-    if status is None:
-        return _component(UNKNOWN, "not configured")
-    return _from_report(status())
+    return _from_report(wallet_status())
 
 
 def check_websocket() -> dict:
-    stats = _optional("marketdata.selectors", "websocket_connection_stats")
-    if stats is None:
-        return _component(UNKNOWN, "not configured")
-    figures = stats()
+    figures = websocket_connection_stats()
     return _component(HEALTHY, "ok", **(figures if isinstance(figures, dict) else {"report": figures}))
 
 

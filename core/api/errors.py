@@ -8,8 +8,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tradeengine import metrics
-from tradeengine.errors import DomainError
+from core import metrics
+from core.errors import DomainError
 
 # Field-level validation errors that have a dedicated code in the contract.
 FIELD_CODES = {

@@ -1,0 +1,1 @@
+"""Public market data over REST: symbols, order book, trades, ticker, candles."""

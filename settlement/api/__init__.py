@@ -1,0 +1,1 @@
+"""Settlement endpoints: the trader's balances and the operators' deposits and settlement queue."""
