@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from matching.models import EngineCommand
 from orders.errors import SymbolHalted
@@ -63,24 +61,6 @@ def test_halt_and_resume_are_audited(symbol, operator):
     rows = list(AuditLog.objects.order_by("id").values_list("action", "target", "actor_name"))
     assert rows == [("trading.halt", "symbol:BTC/USDT", "operator"), ("trading.resume", "symbol:BTC/USDT", "operator")]
     assert AuditLog.objects.get(action="trading.halt").ip == "10.0.0.1"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_halt_is_announced_on_the_ticker_stream_after_commit(operator):
-    from tests.factories import make_symbol
-
-    symbol = make_symbol("ETH/USDT")
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(services.ticker_group(symbol), channel)
-    try:
-        services.halt_symbol(symbol=symbol, reason="incident", actor=operator)
-        message = async_to_sync(layer.receive)(channel)
-    finally:
-        async_to_sync(layer.group_discard)(services.ticker_group(symbol), channel)
-    assert message["type"] == "market.event"  # relayed by the WebSocket consumer as an update
-    assert message["channel"] == "ticker:ETH-USDT"
-    assert message["data"] == {"event": "status", "symbol": "ETH/USDT", "status": "HALTED", "reason": "incident"}
 
 
 @pytest.mark.django_db(transaction=True)
