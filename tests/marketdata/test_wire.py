@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
+import daphne.server
 import pytest
+from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet import abstract, tcp
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
@@ -40,3 +44,14 @@ def test_only_a_daphne_connection_has_a_wire():
 
     assert Wire.of(asgi_send) is None
     assert Wire.of(functools.partial(asgi_send, NotAProtocol())) is None
+
+
+def test_the_daphne_twisted_and_autobahn_internals_a_wire_reads_are_still_there():
+    """Wire.of falls back to the ASGI send when these move; this says so
+    before the fan-out quietly loses its direct path after an upgrade."""
+    assert "send=partial(self.handle_reply, protocol)" in inspect.getsource(daphne.server.Server)
+    assert WebSocketProtocol.STATE_OPEN is not None
+    for name in ("writeSomeData", "dataBuffer", "offset", "connected", "disconnecting"):
+        assert hasattr(tcp.Server, name), name
+    assert tcp.Server.TLS is False
+    assert "self._tempDataLen" in inspect.getsource(abstract.FileDescriptor)

@@ -72,14 +72,15 @@ def test_a_failing_check_is_reported_not_raised(monkeypatch, db):
     assert report["status"] in ("degraded", "unhealthy")
 
 
-def test_optional_services_are_not_configured_when_their_module_is_missing(monkeypatch, db):
-    monkeypatch.setattr(health, "_optional", lambda module, function: None)
-    assert health.check_wallet_service() == {"status": "unknown", "message": "not configured", "latency_ms": None, "details": {}}
-    assert health.check_websocket()["message"] == "not configured"
+def test_no_wallet_service_configured_is_healthy_and_says_so(settings, db):
+    settings.WALLET_SERVICE_URL = ""
+    component = health.check_wallet_service()
+    assert (component["status"], component["message"]) == ("healthy", "no wallet service configured")
+    assert component["details"]["enabled"] is False
 
 
-def test_wallet_status_report_is_used_when_present(monkeypatch, db):
-    monkeypatch.setattr(health, "_optional", lambda module, function: lambda: {"status": "degraded", "message": "breaker open"})
+def test_wallet_status_report_is_used(monkeypatch, db):
+    monkeypatch.setattr(health, "wallet_status", lambda: {"status": "degraded", "message": "breaker open"})
     component = health.check_wallet_service()
     assert (component["status"], component["message"]) == ("degraded", "breaker open")
 
