@@ -154,9 +154,8 @@ def place_order_and_wait(*, user, request: OrderRequest, timeout: float | None =
     """Place an order and wait up to `timeout` seconds (ORDER_RESULT_TIMEOUT)
     for the matcher. Returns the order as it then stands, fills included."""
     order, command = place_order(user=user, request=request)
-    if command is None:
-        return own_order(user=user, order_id=order.id), Outcome.REPEATED
-    return own_order(user=user, order_id=order.id), _wait(command, timeout)
+    outcome = Outcome.REPEATED if command is None else _wait(command, timeout)
+    return own_order(user=user, order_id=order.id), outcome
 
 
 def cancel_order_and_wait(*, user, order_id: int, timeout: float | None = None) -> tuple[Order, Outcome]:

@@ -11,7 +11,7 @@ from celery.signals import task_retry
 from django.utils import timezone
 
 from orders.models import Order, Trade
-from settlement import tasks, trades
+from settlement import services, tasks, trades
 from settlement.models import LedgerEntry
 from settlement.selectors import settlement_queue_stats
 from tests.factories import place
