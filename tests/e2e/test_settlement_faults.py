@@ -14,7 +14,7 @@ import re
 import pytest
 import requests
 
-from settlement.fake_wallet import FakeWalletProcess
+from tests.support.fake_wallet import FakeWalletProcess
 
 from .conftest import REDIS_URL, SEEDED_TOTALS, free_port, wait_until
 

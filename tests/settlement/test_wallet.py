@@ -15,9 +15,9 @@ from django.utils import timezone
 from orders.models import Trade
 from settlement import services, wallet
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN
-from settlement.fake_wallet import FakeWalletProcess
 from settlement.models import LedgerEntry
 from tests.factories import place
+from tests.support.fake_wallet import FakeWalletProcess
 from tradeengine.redis import get_redis
 
 pytestmark = pytest.mark.django_db
