@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from marketdata import keys
 from marketdata.streams import INTERVALS
 from tests.factories import place
-from tests.orders.support import process
+from tests.support.matcher import process
 from tradeengine.redis import get_redis
 
 STREAMS = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m", "candles:BTC-USDT:1d"]

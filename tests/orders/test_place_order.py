@@ -12,9 +12,8 @@ from matching.models import EngineCommand
 from orders.models import Order
 from orders.services import find_symbol, place_order
 from tests.factories import make_user, order_request, place
+from tests.support.state import balance, snapshot
 from tradeengine.errors import DomainError
-
-from .support import balance, snapshot
 
 D = Decimal
 
