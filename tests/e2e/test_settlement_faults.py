@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from tests.support.fake_wallet import FakeWalletProcess
+from tests.support.polling import wait_until
 
-from .conftest import REDIS_URL, SEEDED_TOTALS, free_port, wait_until
+from .conftest import REDIS_URL, SEEDED_TOTALS, free_port
 
 pytestmark = pytest.mark.e2e
 
