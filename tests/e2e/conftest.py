@@ -24,6 +24,8 @@ import psycopg
 import pytest
 import requests
 
+from tests.support.polling import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_HOST = os.environ.get("E2E_PG_HOST", "127.0.0.1")
@@ -36,18 +38,6 @@ SEEDED_TOTALS = {"USDT": Decimal("2000000"), "BTC": Decimal("20"), "ETH": Decima
 LOG_TAIL_LINES = 40
 
 _stack_key = pytest.StashKey["Stack"]()
-
-
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.1, on_timeout=lambda: ""):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{on_timeout()}")
-        time.sleep(interval)
 
 
 def free_port() -> int:

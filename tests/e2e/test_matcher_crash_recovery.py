@@ -18,7 +18,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from .conftest import SEEDED_TOTALS, wait_until
+from tests.support.polling import wait_until
+
+from .conftest import SEEDED_TOTALS
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets.sync.client as ws_client
 
-from .conftest import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 

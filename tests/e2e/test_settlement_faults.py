@@ -14,9 +14,10 @@ import re
 import pytest
 import requests
 
-from settlement.fake_wallet import FakeWalletProcess
+from tests.support.fake_wallet import FakeWalletProcess
+from tests.support.polling import wait_until
 
-from .conftest import REDIS_URL, SEEDED_TOTALS, free_port, wait_until
+from .conftest import REDIS_URL, SEEDED_TOTALS, free_port
 
 pytestmark = pytest.mark.e2e
 

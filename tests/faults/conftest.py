@@ -15,8 +15,8 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures and the log-tail hook)
     pytest_runtest_makereport,
     stack,
     stack_env,
-    wait_until,
 )
+from tests.support.polling import wait_until
 
 
 class PrivateRedis:

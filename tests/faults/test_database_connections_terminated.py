@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import PG_HOST, PG_PORT, PG_USER
-
-from .conftest import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,7 @@ import requests
 import websockets
 
 from tests.e2e.conftest import SEEDED_TOTALS
-
-from .conftest import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from marketdata.fanout import get_fanout
 from marketdata.selectors import websocket_connection_stats
 from marketdata.stats import stats
 from tests.factories import place
-from tests.orders.support import process
+from tests.support.matcher import process
 from tradeengine.asgi import application
 
 # channels' database_sync_to_async closes connections around each call, which

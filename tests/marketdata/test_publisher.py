@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 
 import pytest
 
@@ -16,7 +15,8 @@ from channels.layers import get_channel_layer
 from marketdata import keys
 from marketdata.streams import INTERVALS
 from tests.factories import place
-from tests.orders.support import process
+from tests.support.matcher import process
+from tests.support.polling import wait_until
 from core.redis import get_redis
 
 STREAMS = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m", "candles:BTC-USDT:1d"]
@@ -121,16 +121,17 @@ def test_trades_leave_first_and_depth_right_after_its_snapshot(symbol, alice, bo
     place(alice, symbol, "BUY", "1", "49000.00")
     place(bob, symbol, "SELL", "0.4", "49000.00")
     names = {keys.stream_channel(stream): stream for stream in STREAMS_ALL} | {keys.book_snapshot_key("BTC/USDT"): "snapshot"}
-    end = f"end-of-test-{secrets.token_hex(4)}"
+    start, end = f"start-of-test-{secrets.token_hex(4)}", f"end-of-test-{secrets.token_hex(4)}"
     commands: list[str] = []
     listening = threading.Event()
 
     def monitor() -> None:
         with get_redis().monitor() as feed:
-            listening.set()
             for entry in feed.listen():
                 if end in entry["command"]:
                     return
+                if start in entry["command"]:
+                    listening.set()
                 command, _, rest = entry["command"].partition(" ")
                 key = rest.split(" ", 1)[0]
                 if command in ("PUBLISH", "SET") and key in names:
@@ -138,8 +139,12 @@ def test_trades_leave_first_and_depth_right_after_its_snapshot(symbol, alice, bo
 
     watcher = threading.Thread(target=monitor)
     watcher.start()
-    assert listening.wait(5)
-    time.sleep(0.2)  # MONITOR is on before the batch
+
+    def monitor_relays_this_client() -> bool:
+        get_redis().echo(start)
+        return listening.wait(0.05)
+
+    wait_until(monitor_relays_this_client, timeout=5, interval=0, what="MONITOR to be on before the batch")
 
     process(symbol)
 

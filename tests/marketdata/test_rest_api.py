@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from orders.models import Trade
 from tests.conftest import client_for
 from tests.factories import make_user, place
-from tests.orders.support import process
+from tests.support.matcher import process
 
 
 def make_market(symbol, alice, bob):

@@ -59,17 +59,22 @@ async def subscribe(ws_url: str):
     return ws
 
 
-async def depth_messages(ws, sink: list) -> None:
+async def depth_messages(ws, sink: list, subscribed: asyncio.Event) -> None:
     async for raw in ws:
         message = json.loads(raw)
         if message.get("channel") == CHANNEL and message["type"] == "update":
             sink.append(message["data"])
+        elif message.get("channel") == CHANNEL and message["type"] == "snapshot":
+            subscribed.set()
 
 
 async def synced_book(ws, base_url: str, updates: list) -> LocalBook:
-    """Updates are buffered from subscription on; the REST snapshot comes after."""
-    reader = asyncio.create_task(depth_messages(ws, updates))
-    await asyncio.sleep(0)
+    """Updates are buffered from subscription on; the REST snapshot comes after,
+    once the server has sent the stream's own snapshot: it listens by then."""
+    subscribed = asyncio.Event()
+    reader = asyncio.create_task(depth_messages(ws, updates, subscribed))
+    async with asyncio.timeout(TIMEOUT):
+        await subscribed.wait()
     book = LocalBook(await asyncio.to_thread(rest_book, base_url))
     return book, reader
 

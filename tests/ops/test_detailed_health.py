@@ -50,7 +50,7 @@ def test_no_matcher_at_all_is_unhealthy(settings, symbol, operator_api):
 
 def test_failed_settlements_make_settlement_degraded(symbol, alice, bob):
     from tests.factories import place
-    from tests.orders.support import process
+    from tests.support.matcher import process
 
     place(alice, symbol, "BUY", "1", "100.00")
     place(bob, symbol, "SELL", "1", "100.00")

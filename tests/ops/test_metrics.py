@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from tests.factories import place
-from tests.orders.support import process
+from tests.support.matcher import process
 from core import metrics
 from core.redis import get_redis
 

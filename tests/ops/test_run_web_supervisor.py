@@ -9,11 +9,11 @@ import os
 import socket
 import sys
 import threading
-import time
 
 import pytest
 from django.core.management.base import CommandError
 
+from tests.support.polling import wait_until
 from tradeengine.management.commands import run_web
 
 # Answers every connection with its pid, on the listening socket it was given.
@@ -45,14 +45,6 @@ def answering_pids(port: int, connections: int) -> set[int]:
     return pids
 
 
-def wait_for(predicate, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return value
-
-
 @pytest.fixture
 def supervised():
     port = free_port()
@@ -76,7 +68,8 @@ def test_every_child_serves_its_socket_and_a_dead_one_is_replaced_on_it(supervis
     victim = supervisor.children[0]
     victim.kill()
     victim.wait()
-    replaced = wait_for(lambda: {c.pid for c in supervisor.children} - first)
+    replaced = wait_until(lambda: {c.pid for c in supervisor.children} - first, timeout=10, interval=0.05,
+                          what="a new child in place of the killed one")
     assert answering_pids(port, 40) == (first - {victim.pid}) | replaced
     assert supervisor.restarts and not supervisor.failed
 

@@ -1,42 +1,7 @@
-"""Helpers shared by the order and matcher tests."""
+"""The matcher helper under its former name: tests/marketdata/test_consumer.py
+and tests/riskadmin/test_halt_symbol.py still import it from here. New code
+imports tests.support.matcher."""
 
-from __future__ import annotations
+from tests.support.matcher import process
 
-from decimal import Decimal
-
-from django.contrib.auth import get_user_model
-
-from matching.host import BatchResult, Matcher
-from matching.models import EngineCommand
-from orders.models import Fill, Order, Trade
-from settlement.models import Balance
-
-
-def balance(user, asset: str) -> tuple[Decimal, Decimal]:
-    """(available, locked) of one asset; (0, 0) when the user never held it."""
-    row = Balance.objects.filter(user=user, asset=asset).first()
-    if row is None:
-        return Decimal("0"), Decimal("0")
-    return row.available, row.locked
-
-
-def fee_account():
-    return get_user_model().objects.get(username="fees")
-
-
-def process(symbol) -> BatchResult:
-    """Apply every journalled command of the symbol in this process."""
-    return Matcher([symbol.id]).process_batch()
-
-
-def snapshot() -> dict:
-    """Everything an order request may write, to prove a refusal wrote nothing."""
-    return {
-        "orders": list(Order.objects.values_list("id", "status").order_by("id")),
-        "commands": list(EngineCommand.objects.values_list("id", "kind", "order_id").order_by("id")),
-        "trades": Trade.objects.count(),
-        "fills": Fill.objects.count(),
-        "balances": list(
-            Balance.objects.values_list("user_id", "asset", "available", "locked").order_by("user_id", "asset")
-        ),
-    }
+__all__ = ["process"]

@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from matching.models import EngineCommand
 from orders.services import cancel_order
 from tests.factories import place
+from tests.support.matcher import process
+from tests.support.state import balance, snapshot
 from core.errors import DomainError
-
-from .support import balance, process, snapshot
 
 D = Decimal
 

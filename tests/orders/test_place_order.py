@@ -13,9 +13,8 @@ from orders.models import Order
 from orders.services import place_order
 from riskadmin.selectors import find_symbol
 from tests.factories import make_user, order_request, place
+from tests.support.state import balance, snapshot
 from core.errors import DomainError
-
-from .support import balance, snapshot
 
 D = Decimal
 

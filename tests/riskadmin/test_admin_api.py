@@ -122,7 +122,7 @@ def test_audit_filters_by_action_prefix_and_actor(symbol, alice, operator, opera
 
 
 def test_orderbook_stats_show_the_resting_book(symbol, alice, bob, operator_api):
-    from tests.orders.support import process
+    from tests.support.matcher import process
 
     place(alice, symbol, "BUY", "1", "100.00")
     place(bob, symbol, "SELL", "1", "105.00")

@@ -9,7 +9,8 @@ from riskadmin import errors
 from riskadmin.models import AuditLog
 from orders.services import cancel_all_orders
 from tests.factories import place
-from tests.orders.support import balance, process
+from tests.support.matcher import process
+from tests.support.state import balance
 
 
 def test_cancel_all_journals_a_cancel_for_every_live_order_stops_included(symbol, alice, bob, operator):

@@ -10,7 +10,7 @@ from orders.services import cancel_order
 from riskadmin import services
 from riskadmin.models import AuditLog, Symbol
 from tests.factories import place
-from tests.orders.support import process
+from tests.support.matcher import process
 
 
 def test_halted_symbol_refuses_new_orders_at_once(symbol, alice, operator):

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 from orders.models import Trade
 from tests.conftest import client_for
 from tests.factories import make_user, place
-from tests.orders.support import balance, process
+from tests.support.matcher import process
+from tests.support.state import balance
 
 D = Decimal
 DEPOSITS = "/api/v1/admin/deposits"

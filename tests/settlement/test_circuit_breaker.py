@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 
 import pytest
 import redis
@@ -12,6 +11,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen
+from tests.support.polling import wait_until
 from core.redis import get_redis
 
 
@@ -32,10 +32,8 @@ def ok() -> str:
 
 
 def wait_for_state(breaker: CircuitBreaker, state: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while breaker.status()["state"] != state:
-        assert time.monotonic() < deadline, f"breaker never became {state}: {breaker.status()}"
-        time.sleep(0.02)
+    wait_until(lambda: breaker.status()["state"] == state, timeout=timeout, interval=0.02,
+               what=f"the breaker to become {state}", on_timeout=lambda: str(breaker.status()))
 
 
 @pytest.fixture
@@ -174,10 +172,11 @@ def test_racing_callers_in_half_open_get_one_trial_between_them(key):
     for thread in threads:
         thread.start()
     # The trial is held until every other caller has been answered.
-    deadline = time.monotonic() + 5
-    while len(let_through) + len(refused) < 8 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    release.set()
+    try:
+        wait_until(lambda: len(let_through) + len(refused) >= 8, timeout=5, interval=0.01,
+                   what="every caller to be let through or refused")
+    finally:
+        release.set()
     for thread in threads:
         thread.join(5)
     assert (len(let_through), len(refused)) == (1, 7)
@@ -192,14 +191,15 @@ def test_a_trial_slot_held_by_a_dead_caller_expires(key):
     assert (state, allowed) == (HALF_OPEN, True)
     with pytest.raises(CircuitOpen):
         breaker.call(ok)
-    deadline = time.monotonic() + 5
-    while True:
+
+    def a_trial_goes_through() -> bool:
         try:
             assert breaker.call(ok) == "ok"
-            break
         except CircuitOpen:
-            assert time.monotonic() < deadline, "the dead caller's trial slot never expired"
-            time.sleep(0.02)
+            return False
+        return True
+
+    wait_until(a_trial_goes_through, timeout=5, interval=0.02, what="the dead caller's trial slot to expire")
     assert breaker.status()["state"] == CLOSED
 
 

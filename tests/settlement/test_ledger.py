@@ -14,7 +14,8 @@ from settlement.errors import DepositReferenceConflict, InsufficientBalance, Inv
 from settlement.ledger import AVAILABLE, EXTERNAL, LOCKED, Line, UnbalancedPosting
 from settlement.models import Balance, LedgerEntry
 from tests.factories import make_user, place
-from tests.orders.support import balance, process
+from tests.support.matcher import process
+from tests.support.state import balance
 
 D = Decimal
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from orders.services import cancel_order
 from settlement import reconcile
 from settlement.trades import settle_trade
 from tests.factories import make_user, place
-from tests.orders.support import process
+from tests.support.matcher import process
 
 D = Decimal
 pytestmark = pytest.mark.django_db

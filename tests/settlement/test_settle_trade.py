@@ -15,7 +15,8 @@ from settlement import services, tasks, trades
 from settlement.models import LedgerEntry
 from settlement.selectors import settlement_queue_stats
 from tests.factories import place
-from tests.orders.support import balance, fee_account, process
+from tests.support.matcher import process
+from tests.support.state import balance, fee_account
 from tradeengine.celery import app as celery_app
 
 D = Decimal

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import socket
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,9 +14,10 @@ from django.utils import timezone
 from orders.models import Trade
 from settlement import trades, wallet
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN
-from settlement.fake_wallet import FakeWalletProcess
 from settlement.models import LedgerEntry
 from tests.factories import place
+from tests.support.fake_wallet import FakeWalletProcess
+from tests.support.polling import wait_until
 from core.redis import get_redis
 
 pytestmark = pytest.mark.django_db
@@ -67,10 +67,8 @@ def status_of(trade: Trade) -> str:
 
 
 def wait_for_breaker(state: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while wallet.wallet_status()["state"] != state:
-        assert time.monotonic() < deadline, f"breaker never became {state}: {wallet.wallet_status()}"
-        time.sleep(0.02)
+    wait_until(lambda: wallet.wallet_status()["state"] == state, timeout=timeout, interval=0.02,
+               what=f"the breaker to become {state}", on_timeout=lambda: str(wallet.wallet_status()))
 
 
 def test_settling_posts_the_trade_to_the_wallet_under_its_idempotency_key(fake_wallet, trade):

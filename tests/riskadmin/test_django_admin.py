@@ -13,7 +13,7 @@ from matching.models import EngineCommand
 from riskadmin.models import AuditLog, Symbol, SymbolLimit, UserLimit
 from orders.models import Order
 from tests.factories import place
-from tests.orders.support import process
+from tests.support.matcher import process
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""A small stand-in for the external wallet service, run as a real process.
+"""A small stand-in for the external wallet service, run as a real process
+(from the repository's root):
 
-    python -m settlement.fake_wallet --port 8123 [--state-file wallet.json] [--delay 0.2]
+    python -m tests.support.fake_wallet --port 8123 [--state-file wallet.json] [--delay 0.2]
 
 POST /settlements records the JSON body under its Idempotency-Key header: the
 first time it answers 201, a repeat answers 200 with "duplicate": true and is
@@ -26,6 +27,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+# Where FakeWalletProcess starts the child, so that `-m tests.support.fake_wallet` resolves.
+REPO = Path(__file__).resolve().parents[2]
 
 
 class WalletState:
@@ -134,11 +138,11 @@ class FakeWalletProcess:
     def start(self, timeout: float = 10.0) -> "FakeWalletProcess":
         import requests
 
-        argv = [sys.executable, "-m", "settlement.fake_wallet", "--port", str(self.port),
+        argv = [sys.executable, "-m", "tests.support.fake_wallet", "--port", str(self.port),
                 "--state-file", str(self.state_file), "--delay", str(self.delay)]
         with open(self.log_file, "ab") as log:
             self.popen = subprocess.Popen(
-                argv, cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT,
+                argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
         deadline = time.monotonic() + timeout

@@ -12,8 +12,8 @@ from matching.models import EngineCommand
 from orders.models import Fill, Order, Trade
 from settlement.models import Balance
 from tests.factories import make_symbol, place
-
-from .support import balance, fee_account, process, snapshot
+from tests.support.matcher import process
+from tests.support.state import balance, fee_account, snapshot
 
 D = Decimal
 

@@ -13,7 +13,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 import requests
 
-from settlement.fake_wallet import WalletState, make_handler
+from tests.support.fake_wallet import WalletState, make_handler
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from matching.services import _done_key, announce_processed, wait_for_command
 from core.redis import get_redis
 from orders.services import place_order
 from tests.factories import order_request
-from tests.orders.support import process
+from tests.support.matcher import process
 
 
 def closed_port() -> int:

@@ -1,0 +1,1 @@
+"""Helpers and test doubles shared by the test folders."""
