@@ -1,1 +1,1 @@
-"""Shared REST plumbing: JSON parsing, the error body, pagination."""
+"""Shared REST plumbing: JSON parsing, the error body, pagination, output fields."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import DatabaseError, DataError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -32,9 +32,28 @@ DRF_CODES = {
 }
 
 
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable SNAKE_CASE code, e.g. INSUFFICIENT_BALANCE.")
+    message = serializers.CharField(help_text="For people; clients match on the code.")
+    details = serializers.DictField(help_text="What the code refers to, e.g. the field errors or the order id.")
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    """The body of every 4xx and 5xx answer."""
+
+    # error_response renders through this class and views name it in their
+    # schema: the documented error body is the one sent.
+    error = ErrorSerializer()
+
+
+def error_responses(*statuses: int) -> dict[int, type[ErrorBodySerializer]]:
+    """For @extend_schema(responses=...): these statuses answer the error body."""
+    return {http_status: ErrorBodySerializer for http_status in statuses}
+
+
 def error_response(code: str, message: str, http_status: int, details: dict | None = None, headers=None) -> Response:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return Response(body, status=http_status, headers=headers)
+    error = {"code": code, "message": message, "details": details or {}}
+    return Response(ErrorBodySerializer({"error": error}).data, status=http_status, headers=headers)
 
 
 def _validation_code(detail) -> str:

@@ -15,6 +15,14 @@ from ..models import Fill, Order
 AMOUNT = {"max_digits": 36, "decimal_places": 18, "coerce_to_string": True}
 
 
+class AccountSerializer(serializers.Serializer):
+    """The authenticated user."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField(source="get_username")
+    is_staff = serializers.BooleanField()
+
+
 class PlaceOrderSerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=[c.BUY, c.SELL])

@@ -3,36 +3,27 @@ service or selector, and render."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import error_responses
 from core.api.pagination import NewestFirstCursorPagination
 from orders import selectors, services
 from orders.services import Outcome
 from orders.validation import OrderRequest
 from riskadmin.selectors import find_symbol
 
-from .serializers import FillSerializer, OrderSerializer, PlaceOrderSerializer
-
-ERROR = inline_serializer(
-    "ErrorBody",
-    {"error": inline_serializer("Error", {"code": serializers.CharField(), "message": serializers.CharField(), "details": serializers.DictField()})},
-)
+from .serializers import AccountSerializer, FillSerializer, OrderSerializer, PlaceOrderSerializer
 
 
 class AccountView(APIView):
-    @extend_schema(
-        responses=inline_serializer(
-            "Account", {"id": serializers.IntegerField(), "username": serializers.CharField(), "is_staff": serializers.BooleanField()}
-        )
-    )
+    @extend_schema(responses=AccountSerializer)
     def get(self, request: Request) -> Response:
-        user = request.user
-        return Response({"id": user.id, "username": user.get_username(), "is_staff": user.is_staff})
+        return Response(AccountSerializer(request.user).data)
 
 
 PLACED_STATUS = {Outcome.REPEATED: status.HTTP_200_OK, Outcome.APPLIED: status.HTTP_201_CREATED, Outcome.PENDING: status.HTTP_202_ACCEPTED}
@@ -70,7 +61,7 @@ class OrderListCreateView(ListAPIView):
             201: OrderSerializer,
             200: OpenApiResponse(OrderSerializer, description="client_order_id repeated: the original order"),
             202: OpenApiResponse(OrderSerializer, description="Accepted, the matcher has not answered yet (PENDING)"),
-            400: ERROR, 404: ERROR, 409: ERROR,
+            **error_responses(400, 404, 409),
         },
     )
     def post(self, request: Request) -> Response:
@@ -83,7 +74,7 @@ class OrderListCreateView(ListAPIView):
 
 
 class OrderDetailView(APIView):
-    @extend_schema(responses={200: OrderSerializer, 404: ERROR})
+    @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
     def get(self, request: Request, order_id: int) -> Response:
         return Response(OrderSerializer(selectors.own_order(user=request.user, order_id=order_id)).data)
 
@@ -91,7 +82,7 @@ class OrderDetailView(APIView):
         responses={
             200: OrderSerializer,
             202: OpenApiResponse(OrderSerializer, description="Cancel accepted, the matcher has not answered yet"),
-            404: ERROR, 409: ERROR,
+            **error_responses(404, 409),
         }
     )
     def delete(self, request: Request, order_id: int) -> Response:

@@ -1,24 +1,19 @@
 """Operator endpoints of settlement (staff only)."""
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.fields import plain
-
-from settlement.selectors import settlement_queue_stats
+from core.api.errors import error_responses
+from riskadmin.errors import UserNotFound
 from settlement.balances import deposit
+from settlement.selectors import settlement_queue_stats
 
-
-class DepositSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField(min_value=1)
-    asset = serializers.RegexField(r"^[A-Za-z0-9]{1,16}$")
-    amount = serializers.DecimalField(max_digits=36, decimal_places=18)
-    reference = serializers.CharField(max_length=80, required=False, default="", help_text="External transaction id; a repeat credits nothing more.")
+from .serializers import DepositResultSerializer, DepositSerializer, SettlementQueueSerializer
 
 
 class DepositView(APIView):
@@ -26,28 +21,23 @@ class DepositView(APIView):
 
     @extend_schema(
         request=DepositSerializer,
-        responses={201: inline_serializer("DepositResult", {"user_id": serializers.IntegerField(), "asset": serializers.CharField(), "available": serializers.CharField(), "locked": serializers.CharField()})},
+        responses={201: DepositResultSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         body = DepositSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        # Without this check the ledger's foreign key would refuse the row: a
+        # database error, which the API reports as an outage, not a 404.
         if not get_user_model().objects.filter(id=data["user_id"]).exists():
-            return Response({"error": {"code": "USER_NOT_FOUND", "message": "No such user.", "details": {"user_id": data["user_id"]}}}, status=404)
+            raise UserNotFound(user_id=data["user_id"])
         balance = deposit(user_id=data["user_id"], asset=data["asset"], amount=data["amount"], reference=data["reference"])
-        return Response(
-            {"user_id": balance.user_id, "asset": balance.asset, "available": plain(balance.available), "locked": plain(balance.locked)},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(DepositResultSerializer(balance).data, status=status.HTTP_201_CREATED)
 
 
 class SettlementQueueView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=inline_serializer("SettlementQueue", {
-        "queue_size": serializers.IntegerField(allow_null=True), "pending": serializers.IntegerField(),
-        "failed": serializers.IntegerField(), "average_settlement_ms": serializers.FloatField(allow_null=True),
-        "success_rate": serializers.FloatField(allow_null=True), "window_seconds": serializers.IntegerField(),
-    }))
+    @extend_schema(responses={200: SettlementQueueSerializer, **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
-        return Response(settlement_queue_stats())
+        return Response(SettlementQueueSerializer(settlement_queue_stats()).data)

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from matching.models import EngineCommand, MatcherState
+from riskadmin import services
 from riskadmin.models import AuditLog, Symbol
 from tests.factories import place
 
@@ -76,6 +77,14 @@ def test_symbol_limits_round_trip(symbol, operator_api):
     assert response.json() == {"symbol": "BTC/USDT", "min_order_size": "0.01", "max_order_size": "10", "max_price_deviation": "0.05"}
     assert operator_api.get("/api/v1/admin/limits/symbol/BTC%2FUSDT").json() == response.json()
     assert operator_api.get("/api/v1/admin/limits/symbol/NOPE-USDT").json()["error"]["code"] == "UNKNOWN_SYMBOL"
+
+
+def test_the_limits_bodies_show_every_limit_the_services_set(symbol, alice, operator_api):
+    user_body = operator_api.get(f"/api/v1/admin/limits/user/{alice.id}").json()
+    symbol_body = operator_api.get("/api/v1/admin/limits/symbol/BTC-USDT").json()
+
+    assert list(user_body) == ["user_id", *services.USER_LIMIT_FIELDS]
+    assert list(symbol_body) == ["symbol", *services.SYMBOL_LIMIT_FIELDS]
 
 
 def test_halt_then_order_is_symbol_halted_then_resume(symbol, alice_api, operator_api):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders.models import Trade
+from settlement.models import Balance
 from tests.conftest import client_for
 from tests.factories import make_user, place
 from tests.support.matcher import process
@@ -104,6 +105,13 @@ def test_a_deposit_to_an_unknown_user_is_a_404(operator_api):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "USER_NOT_FOUND"
+
+
+def test_a_deposit_to_an_unknown_user_answers_the_error_body_and_credits_nothing(operator_api):
+    response = operator_api.post(DEPOSITS, {"user_id": 987654, "asset": "BTC", "amount": "1"}, format="json")
+
+    assert response.json() == {"error": {"code": "USER_NOT_FOUND", "message": "No such user.", "details": {"user_id": 987654}}}
+    assert not Balance.objects.filter(user_id=987654).exists()
 
 
 # -- settlement queue ----------------------------------------------------------------
