@@ -66,6 +66,13 @@ def operator_api(operator) -> APIClient:
     return client_for(operator)
 
 
+@pytest.fixture(autouse=True)
+def rate_limits_off(settings):
+    """No rate limit unless a test sets its own: every in-process request
+    comes from one address, and the shipped limits would couple tests."""
+    settings.RATE_LIMITS = {}
+
+
 @pytest.fixture
 def clean_rate_limits(db):
     """Forget the counters of earlier runs (user ids repeat between runs)."""

@@ -295,13 +295,15 @@ SPECTACULAR_SETTINGS = {
 
 
 # -- Rate limits (tradeengine.throttling) -------------------------------------
-# Requests per window, per client IP, per user, and order placements per
-# user ("N/s", "N/min", "N/h"; empty turns a bucket off). Generous defaults:
-# production sets its own; tests that need a limit set low ones.
+# What a venue ships (in the spirit of Binance's published spot limits), per
+# fixed window: "N/s", "N/10s", "N/min", "N/15min", "N/h", "N/day"; an empty
+# value turns a bucket off. Load tests and benchmarks raise them through the
+# same variables. Over a limit: 429 RATE_LIMITED with Retry-After.
 RATE_LIMITS = {
-    "ip": env.str("RATE_LIMIT_IP", default="100000/min"),
-    "user": env.str("RATE_LIMIT_USER", default="60000/min"),
-    "orders": env.str("RATE_LIMIT_ORDERS", default="30000/min"),
+    "ip": env.str("RATE_LIMIT_IP", default="1200/min"),  # every API request, per client address
+    "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # every authenticated request, per user
+    "orders": env.str("RATE_LIMIT_ORDERS", default="100/10s"),  # order placements, per user
+    "orders_day": env.str("RATE_LIMIT_ORDERS_DAY", default="200000/day"),  # order placements, per user
 }
 
 
