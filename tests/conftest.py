@@ -68,9 +68,11 @@ def operator_api(operator) -> APIClient:
 
 @pytest.fixture(autouse=True)
 def rate_limits_off(settings):
-    """No rate limit unless a test sets its own: every in-process request
-    comes from one address, and the shipped limits would couple tests."""
+    """No rate limit or login throttle unless a test sets its own: every
+    in-process request comes from one address, and the shipped limits (and
+    failed-login windows of 15 min) would couple tests and successive runs."""
     settings.RATE_LIMITS = {}
+    settings.LOGIN_THROTTLE = {}
 
 
 @pytest.fixture

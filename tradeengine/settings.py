@@ -294,7 +294,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 
-# -- Rate limits (tradeengine.throttling) -------------------------------------
+# -- Rate limits and login throttling (tradeengine.throttling, .login_throttle)
 # What a venue ships (in the spirit of Binance's published spot limits), per
 # fixed window: "N/s", "N/10s", "N/min", "N/15min", "N/h", "N/day"; an empty
 # value turns a bucket off. Load tests and benchmarks raise them through the
@@ -304,6 +304,13 @@ RATE_LIMITS = {
     "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # every authenticated request, per user
     "orders": env.str("RATE_LIMIT_ORDERS", default="100/10s"),  # order placements, per user
     "orders_day": env.str("RATE_LIMIT_ORDERS_DAY", default="200000/day"),  # order placements, per user
+}
+# Failed logins (API token and admin login). "username" counts per username
+# *and* client address, so strangers cannot lock the owner out; "ip" bounds
+# one address guessing across many usernames.
+LOGIN_THROTTLE = {
+    "ip": env.str("LOGIN_THROTTLE_IP", default="20/15min"),
+    "username": env.str("LOGIN_THROTTLE_USERNAME", default="5/15min"),
 }
 
 

@@ -126,10 +126,11 @@ def test_rates_parse_like_drf():
 
 def test_the_shipped_defaults_are_a_venue_s_not_limits_in_name_only():
     code = ("import json, django; django.setup(); from django.conf import settings; "
-            "print(json.dumps(settings.RATE_LIMITS))")
+            "print(json.dumps(settings.RATE_LIMITS)); print(json.dumps(settings.LOGIN_THROTTLE))")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT_", "LOGIN_THROTTLE_"))}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
                             env={**env, "DJANGO_SETTINGS_MODULE": "tradeengine.settings"})
     assert result.returncode == 0, result.stderr
-    rate_limits, = result.stdout.splitlines()
+    rate_limits, login = result.stdout.splitlines()
     assert json.loads(rate_limits) == {"ip": "1200/min", "user": "1200/min", "orders": "100/10s", "orders_day": "200000/day"}
+    assert json.loads(login) == {"ip": "20/15min", "username": "5/15min"}
