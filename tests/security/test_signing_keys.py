@@ -49,7 +49,7 @@ def test_a_token_signed_with_the_old_published_key_is_401(alice):
 
 
 @pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SIGNING_KEY"])
-def test_a_process_without_debug_refuses_to_sign_with_a_published_key(variable, tmp_path):
+def test_a_process_without_debug_refuses_to_sign_with_a_published_key(variable):
     overrides = {"DEBUG": "0", variable: OLD_PUBLISHED_KEY}
     if variable == "JWT_SIGNING_KEY":
         overrides["SECRET_KEY"] = "a-real-secret-from-the-environment-0123456789"
