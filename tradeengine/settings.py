@@ -62,8 +62,9 @@ def _refuse_published_keys(keys: dict[str, str]) -> None:
     published = [name for name, key in keys.items() if _published(key)]
     if published:
         raise ImproperlyConfigured(
-            f"{' and '.join(published)} {'is' if len(published) == 1 else 'are'} missing or a value published "
-            "in the source code, which anyone could sign tokens with. Set SECRET_KEY in the environment to a long random value, e.g. "
+            f"{' and '.join(published)} {'is' if len(published) == 1 else 'are'} missing or a value "
+            "published in the source code, which anyone could sign tokens with. Set SECRET_KEY in the "
+            "environment to a long random value, e.g. "
             "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), "
             f"or run `make secrets` to generate one into {SECRET_KEY_FILE} "
             "(DEBUG=1 allows the development key on a workstation)."
