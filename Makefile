@@ -1,7 +1,7 @@
 # Trade engine: local set-up, run and test.
 #
-#   make run    venv + PostgreSQL/Redis + migrate + demo data, then web, matcher, worker
-#   make test   venv + PostgreSQL/Redis, then the test suite with coverage; the
+#   make run    venv + PostgreSQL/Redis + key + migrate + demo data, then web, matcher, worker
+#   make test   venv + PostgreSQL/Redis + key, then the test suite with coverage; the
 #               full run fails below COVERAGE_MIN percent (PYTEST_ARGS="-k engine -x"
 #               runs a subset: coverage is still reported, the minimum not applied)
 
@@ -21,7 +21,7 @@ COVERAGE_ARGS ?= --cov --cov-report=term-missing:skip-covered $(if $(strip $(PYT
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv services migrate seed run test lint bench clean
+.PHONY: help venv services secrets migrate seed run test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,7 +59,13 @@ $(VENV)/.installed: requirements.txt
 services: ## Start (or install) PostgreSQL and Redis on this machine, create the database
 	@scripts/ensure_services.sh
 
-migrate: venv services ## Apply database migrations
+# Settings refuse to sign with a key written in the repository: without
+# SECRET_KEY in the environment, a random one is generated once into
+# .secrets/django-secret-key (git-ignored, mode 0600) and kept from then on.
+secrets: ## Generate this checkout's signing key once, unless SECRET_KEY is set
+	@scripts/ensure_secret_key.sh
+
+migrate: venv services secrets ## Apply database migrations
 	$(VENV_PY) manage.py migrate --noinput
 
 seed: migrate ## Load the demo market and users (prints the credentials)
@@ -68,7 +74,7 @@ seed: migrate ## Load the demo market and users (prints the credentials)
 run: seed ## Run web (http://127.0.0.1:8000), matcher and worker (Procfile)
 	$(VENV)/bin/honcho start
 
-test: venv services lint ## Check the layers, then run the test suite with coverage (full run: at least COVERAGE_MIN %); extra arguments in PYTEST_ARGS
+test: venv services secrets lint ## Check the layers, then run the test suite with coverage (full run: at least COVERAGE_MIN %); extra arguments in PYTEST_ARGS
 	@scripts/ensure_browser.sh
 	$(VENV_PY) -m pytest $(COVERAGE_ARGS) $(PYTEST_ARGS)
 

@@ -8,7 +8,9 @@ executed_at) to each client's receipt.
     python bench/ws_bench.py --url http://127.0.0.1:8000 ...   # a running exchange (demo users)
 
 Without --url it starts its own exchange (daphne, matcher, Celery worker) on
-a throwaway database, with the end-to-end test helpers. Loopback only.
+a throwaway database, with the end-to-end test helpers and the rate limits
+raised as bench/load.py raises them (the generator places more orders per
+user than the shipped 100 per 10 s). Loopback only.
 
 Then it also reports where the time goes: a probe subscribed to the trades
 stream in Redis gives executed_at -> the publisher's render time ("ts" in the
@@ -43,12 +45,14 @@ CHANNEL = "trades:BTC-USDT"
 
 
 def start_exchange(log_dir: Path, separate_api: bool):
+    from bench.load import RAISED_LIMITS
     from tests.e2e.conftest import PASSWORD, E2EDatabase, Stack, _admin_connect
 
     name = f"te_wsbench_{secrets.token_hex(4)}"
     with _admin_connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     db = E2EDatabase(name, log_dir)
+    db.env.update(RAISED_LIMITS)
     db.manage("migrate", "--noinput")
     db.manage("seed_demo", "--password", PASSWORD)
     stack = Stack(db, log_dir)

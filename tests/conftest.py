@@ -66,6 +66,15 @@ def operator_api(operator) -> APIClient:
     return client_for(operator)
 
 
+@pytest.fixture(autouse=True)
+def rate_limits_off(settings):
+    """No rate limit or login throttle unless a test sets its own: every
+    in-process request comes from one address, and the shipped limits (and
+    failed-login windows of 15 min) would couple tests and successive runs."""
+    settings.RATE_LIMITS = {}
+    settings.LOGIN_THROTTLE = {}
+
+
 @pytest.fixture
 def clean_rate_limits(db):
     """Forget the counters of earlier runs (user ids repeat between runs)."""

@@ -2,14 +2,20 @@
 
 Local defaults point at PostgreSQL and Redis on 127.0.0.1 so `make run` works
 on a fresh machine; production sets DATABASE_URL, REDIS_URL and SECRET_KEY.
+Each value is decided once, in the section of its topic; nothing below a
+section changes it again.
 """
 
+import sys
+import time
 from datetime import timedelta
 from decimal import Decimal
-import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from tradeengine.logconfig import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,9 +24,62 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
+
+# -- Signing keys ------------------------------------------------------------
+# SECRET_KEY signs Django's sessions (admin logins); JWT_SIGNING_KEY signs
+# the API's bearer tokens. Whoever knows them can log in as anyone, so they
+# come from the environment (production) or from a key file made once per
+# checkout: `make run` and `make test` generate .secrets/django-secret-key
+# (git-ignored, mode 0600; scripts/ensure_secret_key.sh) when SECRET_KEY is
+# not in the environment. JWT_SIGNING_KEY defaults to SECRET_KEY: one secret
+# to keep; set it apart to log every API client out without touching sessions.
+#
+# A key written in this repository is public. Without a key in the
+# environment or the file, a DEBUG process (a workstation) signs with the
+# development key below; any other process refuses to start.
+DEVELOPMENT_SECRET_KEY = "insecure-local-development-key-change-me-in-production"
+PUBLISHED_SECRET_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, ""})
+SECRET_KEY_FILE = Path(env.str("SECRET_KEY_FILE", default=str(BASE_DIR / ".secrets" / "django-secret-key")))
+
+
+def _key_from_file(path: Path) -> str:
+    """The key stored in `path`, "" when there is no such file."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _published(key: str) -> bool:
+    # Django's startproject keys carry this prefix; they are in public repositories by design.
+    return key in PUBLISHED_SECRET_KEYS or key.startswith("django-insecure-")
+
+
+def _refuse_published_keys(keys: dict[str, str]) -> None:
+    """Stop a non-DEBUG process that would sign with a key anyone can read."""
+    published = [name for name, key in keys.items() if _published(key)]
+    if published:
+        raise ImproperlyConfigured(
+            f"{' and '.join(published)} {'is' if len(published) == 1 else 'are'} missing or a value "
+            "published in the source code, which anyone could sign tokens with. Set SECRET_KEY in the "
+            "environment to a long random value, e.g. "
+            "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+            f"or run `make secrets` to generate one into {SECRET_KEY_FILE} "
+            "(DEBUG=1 allows the development key on a workstation)."
+        )
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _key_from_file(SECRET_KEY_FILE) or DEVELOPMENT_SECRET_KEY
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
+if not DEBUG:
+    _refuse_published_keys(
+        {"SECRET_KEY": SECRET_KEY, **({"JWT_SIGNING_KEY": JWT_SIGNING_KEY} if JWT_SIGNING_KEY != SECRET_KEY else {})}
+    )
+
+
+# -- Django applications and the request path --------------------------------
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -45,6 +104,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Early, so every later middleware's log lines carry the request id.
+    "tradeengine.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -73,16 +134,36 @@ TEMPLATES = [
     },
 ]
 
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# -- Database ----------------------------------------------------------------
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradeengine"),
 }
 # daphne runs every request in a thread of its own, so a connection kept per
-# thread would pile up and exhaust max_connections: every process that serves
-# tradeengine.asgi (run_web's daphnes, a plain daphne) gets DB_POOL_MAX_SIZE
-# set, and a request borrows a connection from its process's pool and hands it
-# back. The other processes (matcher, Celery worker and beat, commands) are
-# single-threaded and keep their connection DB_CONN_MAX_AGE seconds; closing
-# it after every settlement task would cost PostgreSQL a new backend each time.
+# thread would pile up and exhaust max_connections: a web process borrows a
+# connection from its own pool for each request and hands it back. The one
+# place that decides the pool size is tradeengine.asgi, the web entry point:
+# it sets DB_POOL_MAX_SIZE for the process it starts (from
+# WEB_DB_POOL_MAX_SIZE, default 10). Here that value is only applied; an
+# operator sets WEB_DB_POOL_MAX_SIZE (or `run_web --pool-size`), never
+# DB_POOL_MAX_SIZE, which run_web and the end-to-end harness strip from what
+# they pass on. Every other process (matcher, Celery worker and beat,
+# commands) is single-threaded, has no DB_POOL_MAX_SIZE, and keeps its one
+# connection DB_CONN_MAX_AGE seconds: closing it after every settlement task
+# would cost PostgreSQL a new backend each time.
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -94,6 +175,9 @@ if DB_POOL_MAX_SIZE:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("TEST", {})
+# `manage.py run_web`: daphne processes sharing the port, each with its pool.
+WEB_PROCESSES = env.int("WEB_PROCESSES", default=2)
 
 
 def _process_name(argv: list[str]) -> str:
@@ -112,12 +196,9 @@ def _process_name(argv: list[str]) -> str:
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
     "DB_APPLICATION_NAME", default=_process_name(sys.argv)
 )[:63]
-# `manage.py run_web`: daphne processes sharing the port (each one's pool is
-# sized in tradeengine.asgi, from WEB_DB_POOL_MAX_SIZE).
-WEB_PROCESSES = env.int("WEB_PROCESSES", default=2)
-DATABASES["default"].setdefault("TEST", {})
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+# -- Redis: cache, channel layer ---------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 CACHES = {
@@ -145,6 +226,8 @@ CHANNEL_LAYERS = {
     }
 }
 
+
+# -- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -152,6 +235,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# The Celery queue settlement (and every other) task goes to. Deployments that
+# share one Redis (end-to-end test stacks do) give each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # Celery closes Django's connection around every task unless told to reuse
 # it: PostgreSQL would start a backend per settled trade. Reuse it (Celery
 # still recycles it every DB_REUSE_MAX tasks); tradeengine.celery replaces a
@@ -167,36 +253,31 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SETTLEMENT_SWEEP_INTERVAL_SECONDS", default=15.0),
     },
 }
+# Celery keeps Django's logging configuration instead of installing its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-]
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = False
-USE_TZ = True
-
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-
+# -- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-    ],
+    # simplejwt's class, plus the user id bound to the request's log lines.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.api.authentication.LoggedJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["tradeengine.throttling.RateLimitThrottle"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # Behind N proxies the client address is taken from X-Forwarded-For;
+    # unset, REMOTE_ADDR is the client (the per-IP limits count by it).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
 }
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "UPDATE_LAST_LOGIN": False,
 }
@@ -213,7 +294,28 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# Trading
+
+# -- Rate limits and login throttling (tradeengine.throttling, .login_throttle)
+# What a venue ships (in the spirit of Binance's published spot limits), per
+# fixed window: "N/s", "N/10s", "N/min", "N/15min", "N/h", "N/day"; an empty
+# value turns a bucket off. Load tests and benchmarks raise them through the
+# same variables. Over a limit: 429 RATE_LIMITED with Retry-After.
+RATE_LIMITS = {
+    "ip": env.str("RATE_LIMIT_IP", default="1200/min"),  # every API request, per client address
+    "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # every authenticated request, per user
+    "orders": env.str("RATE_LIMIT_ORDERS", default="100/10s"),  # order placements, per user
+    "orders_day": env.str("RATE_LIMIT_ORDERS_DAY", default="200000/day"),  # order placements, per user
+}
+# Failed logins (API token and admin login). "username" counts per username
+# *and* client address, so strangers cannot lock the owner out; "ip" bounds
+# one address guessing across many usernames.
+LOGIN_THROTTLE = {
+    "ip": env.str("LOGIN_THROTTLE_IP", default="20/15min"),
+    "username": env.str("LOGIN_THROTTLE_USERNAME", default="5/15min"),
+}
+
+
+# -- Trading -----------------------------------------------------------------
 # How long POST /orders waits for the matcher before answering 202 PENDING.
 ORDER_RESULT_TIMEOUT = env.float("ORDER_RESULT_TIMEOUT", default=2.0)
 # A stop-market buy cannot know its fill price: it locks quantity x stop price
@@ -223,7 +325,8 @@ MATCHER_BATCH_SIZE = env.int("MATCHER_BATCH_SIZE", default=500)
 MATCHER_IDLE_POLL_SECONDS = env.float("MATCHER_IDLE_POLL_SECONDS", default=1.0)
 FEE_ACCOUNT_USERNAME = env.str("FEE_ACCOUNT_USERNAME", default="fees")
 
-# Market data and WebSocket
+
+# -- Market data and WebSocket -----------------------------------------------
 # The matcher publishes after each commit from a background thread; when this
 # many batches are waiting, new ones are dropped (clients resync) rather than
 # slowing matching down.
@@ -245,7 +348,8 @@ WS_FANOUT_HEALTH_SECONDS = env.float("WS_FANOUT_HEALTH_SECONDS", default=5.0)
 WS_MAX_SUBSCRIPTIONS = env.int("WS_MAX_SUBSCRIPTIONS", default=100)
 WS_STATS_FLUSH_SECONDS = env.float("WS_STATS_FLUSH_SECONDS", default=2.0)
 
-# Settlement
+
+# -- Settlement --------------------------------------------------------------
 SETTLEMENT_MAX_RETRIES = env.int("SETTLEMENT_MAX_RETRIES", default=10)
 # The sweeper re-queues trades still PENDING this long after they executed.
 SETTLEMENT_SWEEP_AGE_SECONDS = env.float("SETTLEMENT_SWEEP_AGE_SECONDS", default=30.0)
@@ -259,48 +363,24 @@ WALLET_BREAKER_FAILURE_THRESHOLD = env.int("WALLET_BREAKER_FAILURE_THRESHOLD", d
 WALLET_BREAKER_RESET_SECONDS = env.float("WALLET_BREAKER_RESET_SECONDS", default=10.0)
 # Redis key of the breaker's shared state; empty = derived from the database name.
 WALLET_BREAKER_KEY = env.str("WALLET_BREAKER_KEY", default="")
-# The Celery queue settlement (and every other) task goes to. Deployments that
-# share one Redis (end-to-end test stacks do) give each its own queue.
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
 
-# Operations: risk controls, health, metrics, rate limits, structured logs
-import time as _time  # noqa: E402
-
-from tradeengine.logconfig import configure_structlog, logging_config  # noqa: E402
-
+# -- Health ------------------------------------------------------------------
+# GET /api/v1/admin/health/detailed: the version and uptime it reports, and
+# its thresholds.
 APP_VERSION = env.str("APP_VERSION", default=SPECTACULAR_SETTINGS["VERSION"])
-PROCESS_STARTED_AT = _time.time()
-
-MIDDLEWARE.insert(1, "tradeengine.middleware.RequestIdMiddleware")
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["core.api.authentication.LoggedJWTAuthentication"]
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["tradeengine.throttling.RateLimitThrottle"]
-# Requests per window, per client IP, per user, and order placements per
-# user ("N/s", "N/min", "N/h"; empty turns a bucket off). Generous defaults:
-# production sets its own; tests that need a limit set low ones.
-RATE_LIMITS = {
-    "ip": env.str("RATE_LIMIT_IP", default="100000/min"),
-    "user": env.str("RATE_LIMIT_USER", default="60000/min"),
-    "orders": env.str("RATE_LIMIT_ORDERS", default="30000/min"),
-}
-
-# Detailed health thresholds.
+PROCESS_STARTED_AT = time.time()
 MATCHER_HEARTBEAT_STALE_SECONDS = env.float("MATCHER_HEARTBEAT_STALE_SECONDS", default=30.0)
 HEALTH_SETTLEMENT_BACKLOG = env.int("HEALTH_SETTLEMENT_BACKLOG", default=1000)
 HEALTH_DATABASE_SLOW_MS = env.float("HEALTH_DATABASE_SLOW_MS", default=250.0)
 HEALTH_REDIS_SLOW_MS = env.float("HEALTH_REDIS_SLOW_MS", default=100.0)
 
-# Logs: JSON lines by default (every process: web, matcher, worker);
+
+# -- Logs --------------------------------------------------------------------
+# JSON lines by default (every process: web, matcher, worker);
 # LOG_FORMAT=console for readable lines on a terminal.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+# structlog's own loggers go through the handlers above; configured here
+# because settings are the one module every process loads first.
 configure_structlog()
-# Celery keeps Django's logging configuration instead of installing its own.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False

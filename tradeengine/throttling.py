@@ -1,22 +1,36 @@
 """Rate limits per user and per IP, counted atomically in Redis.
 
 One DRF throttle checks every bucket that applies to a request in a single
-Redis round trip (a Lua script: INCR, and PEXPIRE when the window opens):
+Redis round trip (a Lua script). The buckets, their limits in
+settings.RATE_LIMITS (e.g. {"user": "1200/min"}; an empty value turns a
+bucket off):
 
-- "ip":     every request, per client address;
-- "user":   every authenticated request, per user;
-- "orders": POST /api/v1/orders, per user (stricter).
+- "ip":         every API request, per client address;
+- "user":       every authenticated request, per user;
+- "orders":     order placements, per user (a short window: bursts);
+- "orders_day": order placements, per user (a day: sustained volume).
 
-Windows are fixed (they open with the first request). Limits come from
-settings.RATE_LIMITS, e.g. {"user": "1200/min"}; an empty value turns that
-bucket off. When Redis is unreachable requests are let through (and logged):
-an outage of the limiter must not stop trading.
+Which requests place orders, and how many each places, is data
+(ORDER_PLACEMENTS): POST /api/v1/orders counts one; an endpoint that carries
+several orders counts each of them.
+
+Windows are fixed: they open with the first request counted and close after
+their length. A request that would go over any of its limits is refused and
+counted in none of them, so a client hammering one limit does not use up
+another (its daily orders, say). When Redis is unreachable requests are let
+through (and logged): an outage of the limiter must not stop trading.
+
+take() and give_back() are the counter itself, also used for failed logins
+(tradeengine.login_throttle).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -29,37 +43,53 @@ log = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
-# KEYS: bucket keys; ARGV: limit1, window_ms1, limit2, window_ms2, ...
-# Returns {longest wait in ms among the buckets over their limit (0: allowed),
-# 1-based index of that bucket}.
-SCRIPT = """
-local wait = 0
-local worst = 0
+# KEYS: bucket keys; ARGV: limit, window (ms), units for each key in turn.
+# Checks every bucket first and counts only when all have room. Returns
+# {0, 0} when counted, else {ms until the fullest bucket has room, its
+# 1-based index}.
+TAKE_SCRIPT = """
+local wait, worst = 0, 0
 for i, key in ipairs(KEYS) do
-    local limit = tonumber(ARGV[2 * i - 1])
-    local window = tonumber(ARGV[2 * i])
-    local count = redis.call('INCR', key)
-    if count == 1 then
-        redis.call('PEXPIRE', key, window)
-    end
-    if count > limit then
+    local limit, window, units = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+    local count = tonumber(redis.call('GET', key) or '0')
+    if count + units > limit then
         local ttl = redis.call('PTTL', key)
         if ttl < 0 then
-            redis.call('PEXPIRE', key, window)
             ttl = window
         end
         if ttl > wait then
-            wait = ttl
-            worst = i
+            wait, worst = ttl, i
         end
     end
 end
-return {wait, worst}
+if worst > 0 then
+    return {wait, worst}
+end
+for i, key in ipairs(KEYS) do
+    redis.call('INCRBY', key, tonumber(ARGV[3 * i]))
+    if redis.call('PTTL', key) < 0 then
+        redis.call('PEXPIRE', key, tonumber(ARGV[3 * i - 1]))
+    end
+end
+return {0, 0}
 """
+
+# KEYS: bucket keys; ARGV: units for each key. Takes back what TAKE_SCRIPT
+# counted; a bucket back at zero is dropped (its window reopens later).
+GIVE_BACK_SCRIPT = """
+for i, key in ipairs(KEYS) do
+    if redis.call('DECRBY', key, tonumber(ARGV[i])) <= 0 then
+        redis.call('DEL', key)
+    end
+end
+return 0
+"""
+
+_scripts: dict[str, object] = {}
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
-    """"100/min" -> (100, 60); "" or None -> None (no limit)."""
+    """"100/min" -> (100, 60); "100/10s" -> (100, 10); "" or None -> None (no limit)."""
     if not rate:
         return None
     count, _, period = str(rate).partition("/")
@@ -67,47 +97,138 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), int(amount) * PERIODS[unit.lower()]
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """One counter: `units` of this request against `limit` per `window` seconds."""
+
+    scope: str
+    key: str
+    limit: int
+    window: int
+    units: int = 1
+
+
+class Refusal(NamedTuple):
+    scope: str
+    retry_after: int  # whole seconds until the bucket has room
+
+
+def bucket(scope: str, ident: str, rate: str | None, *, units: int = 1) -> Bucket | None:
+    """The bucket of `scope` for `ident` ("ip" and an address, "user" and an
+    id, ...) at `rate`; None when the rate turns the bucket off."""
+    parsed = parse_rate(rate)
+    if parsed is None:
+        return None
+    limit, window = parsed
+    # Keys name the database, so installations sharing a Redis count apart.
+    key = f"ratelimit:{connection.settings_dict['NAME']}:{scope}:{window}:{ident}"
+    return Bucket(scope, key, limit, window, units)
+
+
+def _script(name: str, source: str):
+    client = get_redis()
+    script = _scripts.get(name)
+    if script is None or script.registered_client is not client:
+        script = _scripts[name] = client.register_script(source)
+    return script
+
+
+def take(buckets: list[Bucket]) -> Refusal | None:
+    """Count the request in every bucket, or in none when one has no room.
+
+    None means go ahead (also when Redis is unreachable: the limiter fails
+    open); a Refusal names the bucket that stays full longest and when it
+    has room again."""
+    if not buckets:
+        return None
+    args = [value for b in buckets for value in (b.limit, b.window * 1000, b.units)]
+    try:
+        wait_ms, worst = (int(v) for v in _script("take", TAKE_SCRIPT)(keys=[b.key for b in buckets], args=args))
+    except Exception as exc:  # fail open: the limiter being down must not stop trading
+        log.warning("rate limiter unavailable, request let through: %s", exc)
+        return None
+    if worst == 0:
+        return None
+    return Refusal(buckets[worst - 1].scope, max(1, math.ceil(wait_ms / 1000)))
+
+
+def give_back(buckets: list[Bucket]) -> None:
+    """Uncount what take() counted (a login attempt that did not fail)."""
+    if not buckets:
+        return
+    try:
+        _script("give_back", GIVE_BACK_SCRIPT)(keys=[b.key for b in buckets], args=[b.units for b in buckets])
+    except Exception as exc:  # the attempt stays counted until its window closes
+        log.warning("rate limiter unavailable, attempt not given back: %s", exc)
+
+
+def _one(request) -> int:
+    return 1
+
+
+# POST endpoints that place orders, by URL name, and how many orders one
+# request places: the "orders" and "orders_day" buckets count that many. A
+# batch endpoint adds itself here with a function counting its items.
+ORDER_PLACEMENTS: dict[str, Callable[[object], int]] = {
+    "orders": _one,
+}
+
+
+def orders_placed(request) -> int:
+    """How many orders `request` asks to place (0: not an order placement)."""
+    match = getattr(request, "resolver_match", None)
+    if request.method != "POST" or match is None or match.url_name not in ORDER_PLACEMENTS:
+        return 0
+    return ORDER_PLACEMENTS[match.url_name](request)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A bucket kind: its name in settings.RATE_LIMITS (and the metric label),
+    whom it counts per ("ip" or "user"), and the units a request counts
+    (0: the request is not counted there)."""
+
+    name: str
+    per: str
+    units: Callable[[object], int]
+
+
+SCOPES = (
+    Scope("ip", per="ip", units=_one),
+    Scope("user", per="user", units=_one),
+    Scope("orders", per="user", units=orders_placed),
+    Scope("orders_day", per="user", units=orders_placed),
+)
+
+
 class RateLimitThrottle(BaseThrottle):
-    """Per-IP, per-user and order-placement limits in one Redis call."""
+    """Every bucket of settings.RATE_LIMITS that applies, in one Redis call."""
 
-    _script = None
-
-    def buckets(self, request, view) -> list[tuple[str, str]]:
+    def buckets(self, request, view) -> list[Bucket]:
         user = getattr(request, "user", None)
-        user_id = getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
-        buckets = [("ip", self.get_ident(request))]
-        if user_id is not None:
-            buckets.append(("user", str(user_id)))
-            match = getattr(request, "resolver_match", None)
-            if request.method == "POST" and match is not None and match.url_name == "orders":
-                buckets.append(("orders", str(user_id)))
-        return buckets
+        idents = {"ip": self.get_ident(request)}
+        if getattr(user, "is_authenticated", False):
+            idents["user"] = str(user.id)
+        return list(self._buckets(request, idents))
+
+    @staticmethod
+    def _buckets(request, idents: dict[str, str]) -> Iterable[Bucket]:
+        for scope in SCOPES:
+            units = scope.units(request) if scope.per in idents else 0
+            if not units:
+                continue
+            found = bucket(scope.name, idents[scope.per], settings.RATE_LIMITS.get(scope.name), units=units)
+            if found is not None:
+                yield found
 
     def allow_request(self, request, view) -> bool:
         self.wait_seconds = None
-        keys, args, scopes = [], [], []
-        for scope, ident in self.buckets(request, view):
-            rate = parse_rate(settings.RATE_LIMITS.get(scope))
-            if rate is None:
-                continue
-            limit, window = rate
-            keys.append(f"ratelimit:{connection.settings_dict['NAME']}:{scope}:{window}:{ident}")
-            args += [limit, window * 1000]
-            scopes.append(scope)
-        if not keys:
+        refusal = take(self.buckets(request, view))
+        if refusal is None:
             return True
-        try:
-            if RateLimitThrottle._script is None:
-                RateLimitThrottle._script = get_redis().register_script(SCRIPT)
-            wait_ms, worst = (int(v) for v in RateLimitThrottle._script(keys=keys, args=args))
-        except Exception as exc:  # fail open: the limiter being down must not stop trading
-            log.warning("rate limiter unavailable, request let through: %s", exc)
-            return True
-        if wait_ms <= 0:
-            return True
-        self.wait_seconds = max(1, math.ceil(wait_ms / 1000))
-        metrics.count_rate_limited(scopes[worst - 1])
-        log.info("rate limited", extra={"scope": scopes[worst - 1], "retry_after": self.wait_seconds})
+        self.wait_seconds = refusal.retry_after
+        metrics.count_rate_limited(refusal.scope)
+        log.info("rate limited", extra={"scope": refusal.scope, "retry_after": refusal.retry_after})
         return False
 
     def wait(self) -> float | None:
