@@ -7,6 +7,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from marketdata import publisher
 from tradeengine.celery import app as celery_app
 from tradeengine.redis import get_redis
 
@@ -23,6 +24,14 @@ FUNDS = {"USDT": "1000000", "BTC": "100"}
 def fast_password_hashing(settings):
     # The real hasher costs ~0.25 s per user created; no test needs its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def no_publisher_thread_left():
+    """A test whose matcher published leaves no publishing thread behind to
+    write into the next test's Redis keys or to outlive the run."""
+    yield
+    assert publisher.shutdown(), "the market data publisher thread did not stop"
 
 
 @pytest.fixture
