@@ -13,6 +13,10 @@ never blocks: a consumer that cannot keep up is closed (see
 If Redis drops, the subscriber reconnects with backoff; messages published
 meanwhile are lost, which depth clients see as a gap in the sequence (they
 resync as after any gap).
+
+The subscriber ends when its task is cancelled: by `Fanout.stop`, or by the
+event loop shutting down (asyncio.run, and so asgiref's async_to_sync,
+cancels every task once and waits for all of them).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
+STOP_SECONDS = 5.0
 
 
 class Outgoing:
@@ -90,6 +95,16 @@ class Fanout:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="marketdata-fanout")
 
+    async def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Cancel the subscriber and wait for it to end; True if it ended
+        within `timeout` (or was not running)."""
+        task = self._task
+        if task is None or task.done():
+            return True
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        return bool(done)
+
     async def wait_connected(self, timeout: float) -> bool:
         """Wait until the subscriber listens, so nothing published after this
         returns is missed; False if Redis is not reachable in time."""
@@ -123,47 +138,79 @@ class Fanout:
 
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST
-        pattern = keys.stream_channel_pattern()
         while True:
-            client = aioredis.Redis.from_url(
-                settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=settings.WS_FANOUT_HEALTH_SECONDS,
-            )
-            pubsub = client.pubsub()
             try:
-                await pubsub.psubscribe(pattern)
-                # The confirmation: from here on every PUBLISH reaches us.
-                while True:
-                    reply = await pubsub.get_message(timeout=5)
-                    if reply is None:
-                        raise redis.ConnectionError("no answer to PSUBSCRIBE")
-                    if reply["type"] == "psubscribe":
-                        break
-                self.connected.set()
-                if self.reconnects:
-                    log.info("market data subscriber reconnected to Redis")
-                backoff = BACKOFF_FIRST
-                while True:
-                    message = await pubsub.get_message(timeout=settings.WS_FANOUT_HEALTH_SECONDS)
-                    if message is None or message["type"] != "pmessage":
-                        continue
-                    self.messages += 1
-                    try:
-                        self.dispatch(json.loads(message["data"]))
-                    except Exception:  # a bad message must not stop the stream
-                        log.exception("could not dispatch a market data message")
+                await self._listen()
             except (redis.RedisError, OSError) as exc:
-                self.connected.clear()
+                _raise_if_cancelled()
+                if self.connected.is_set():
+                    backoff = BACKOFF_FIRST  # it was up: retry soon again
                 self.reconnects += 1
                 log.warning("market data subscriber lost Redis (%s); retrying in %.1f s", exc, backoff)
             finally:
                 self.connected.clear()
-                try:
-                    await pubsub.aclose()
-                    await client.aclose()
-                except Exception:  # noqa: BLE001  (already broken)
-                    pass
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _listen(self) -> None:
+        """One connection's life: subscribe, then dispatch until Redis fails
+        (raises). `connected` is still set on the way out if the subscription
+        had been confirmed."""
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=settings.WS_FANOUT_HEALTH_SECONDS,
+        )
+        pubsub = client.pubsub()
+        try:
+            await self._subscribe(pubsub)
+            if self.reconnects:
+                log.info("market data subscriber reconnected to Redis")
+            while True:
+                message = await pubsub.get_message(timeout=settings.WS_FANOUT_HEALTH_SECONDS)
+                _raise_if_cancelled()
+                if message is None or message["type"] != "pmessage":
+                    continue
+                self.messages += 1
+                try:
+                    self.dispatch(json.loads(message["data"]))
+                except Exception:  # a bad message must not stop the stream
+                    log.exception("could not dispatch a market data message")
+        finally:
+            await _close(pubsub, client)
+
+    async def _subscribe(self, pubsub) -> None:
+        await pubsub.psubscribe(keys.stream_channel_pattern())
+        _raise_if_cancelled()
+        # The confirmation: from here on every PUBLISH reaches us.
+        while True:
+            reply = await pubsub.get_message(timeout=5)
+            _raise_if_cancelled()
+            if reply is None:
+                raise redis.ConnectionError("no answer to PSUBSCRIBE")
+            if reply["type"] == "psubscribe":
+                break
+        self.connected.set()
+
+
+def _raise_if_cancelled() -> None:
+    """Raise CancelledError if this task was asked to stop.
+
+    On Python 3.11, asyncio.wait_for (redis-py's socket writes use it) drops a
+    cancel that arrives as the awaited write completes (CPython gh-86296,
+    fixed in 3.12); the request is still counted by Task.cancelling(). The
+    loop's shutdown cancels each task once, so without this check the
+    subscriber would carry on listening and the shutdown would wait forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _close(pubsub, client) -> None:
+    try:
+        await pubsub.aclose()
+        await client.aclose()
+    except Exception:  # noqa: BLE001  (already broken)
+        pass
 
 
 _fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()

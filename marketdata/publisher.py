@@ -10,11 +10,18 @@ never stalls matching: sends have short timeouts, errors are logged (at most
 every few seconds) and, when the queue is full, batches are dropped. A dropped
 batch shows up to clients as a gap in the depth sequence, and the next batch
 rewrites the full snapshot, so they resync from it.
+
+The thread ends on `Publisher.stop` (after the batch it is on; what is still
+queued is dropped, as when the process dies) and at the latest at process
+exit, joined with a deadline: it never outlives the interpreter's shutdown
+waiting on its queue. `shutdown()` stops the process-wide publisher that
+`publish()` starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import queue
@@ -43,6 +50,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_LEVELS = 500
 MESSAGE_TYPE = "market.event"  # handled by MarketDataConsumer.market_event
 LOG_EVERY_SECONDS = 10.0
+STOP_SECONDS = 5.0  # a batch in flight needs at most a few send timeouts
+_WAKE = ("wake",)  # put on the queue by stop(): the thread sees the stop flag
 
 
 class Publisher:
@@ -52,6 +61,7 @@ class Publisher:
         self.timeout = settings.MARKETDATA_PUBLISH_TIMEOUT
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._stopping = threading.Event()
         self._loaded: set[int] = set()  # symbols whose minute buckets were handed over
         self._stale: set[int] = set()  # symbols that lost a batch: reload their buckets
         self._dropped = 0
@@ -101,16 +111,64 @@ class Publisher:
         if self._thread is not None and self._thread.is_alive():
             return
         with self._start_lock:
+            if self._stopping.is_set():
+                return  # stopped for good: batches queue up and are dropped
             if self._thread is None or not self._thread.is_alive():
+                # Daemon, so a stop that misses its deadline cannot hold up
+                # the exit; the atexit hook stops it cleanly before that.
                 self._thread = threading.Thread(target=self._run, name="marketdata-publisher", daemon=True)
                 self._thread.start()
+                atexit.register(self.stop)
+
+    # -- stopping -----------------------------------------------------------
+
+    def stop(self, *, timeout: float = STOP_SECONDS) -> bool:
+        """Stop publishing: the thread finishes the batch it is on, drops the
+        rest and closes its connections. True if it ended within `timeout`
+        (a thread still sending is left to its socket timeouts)."""
+        with self._start_lock:
+            self._stopping.set()
+            thread = self._thread
+        atexit.unregister(self.stop)
+        if thread is None:
+            self._close()  # inline: the resources belong to the caller's thread
+            return True
+        try:
+            self.queue.put_nowait(_WAKE)
+        except queue.Full:
+            pass  # the thread is busy and checks the flag after this batch
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("the market data publisher did not stop within %.1f s", timeout)
+            return False
+        return True
+
+    def _close(self) -> None:
+        """Release the Redis client, the channel layer and its event loop."""
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        if self._loop is not None:
+            if self._layer is not None:
+                try:
+                    self._loop.run_until_complete(asyncio.wait_for(self._layer.close_pools(), self.timeout))
+                except Exception as exc:  # noqa: BLE001  (closing: nothing left to save)
+                    log.debug("closing the publisher's channel layer failed: %r", exc)
+            self._loop.close()
+            self._loop = None
+        self._layer = None
 
     # -- the publishing thread --------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            item = self.queue.get()
-            self._process(item)
+        try:
+            while not self._stopping.is_set():
+                item = self.queue.get()
+                if self._stopping.is_set():
+                    break
+                self._process(item)
+        finally:
+            self._close()
 
     def drain(self) -> None:
         """Publish everything queued, in the calling thread."""
@@ -343,3 +401,11 @@ def publish_symbol_status(symbol: Symbol) -> bool:
         log.warning("could not announce the status of %s: %s", symbol.name, exc)
         return False
     return True
+
+
+def shutdown(*, timeout: float = STOP_SECONDS) -> bool:
+    """Stop the process's publishing thread, if `publish()` started one; the
+    next `publish()` starts a new one. True if it ended within `timeout`."""
+    global _publisher
+    publisher, _publisher = _publisher, None
+    return publisher is None or publisher.stop(timeout=timeout)

@@ -7,10 +7,13 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from marketdata import publisher
 from tradeengine.celery import app as celery_app
 from core.redis import get_redis
 
 from .factories import make_symbol, make_user
+# The whole-run deadline and the exit guard (see run_guard for the knobs).
+from .run_guard import pytest_exception_interact, pytest_sessionstart, pytest_unconfigure  # noqa: F401
 
 # In-process tests settle trades inline; end-to-end tests run real processes.
 celery_app.conf.task_always_eager = True
@@ -23,6 +26,14 @@ FUNDS = {"USDT": "1000000", "BTC": "100"}
 def fast_password_hashing(settings):
     # The real hasher costs ~0.25 s per user created; no test needs its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def no_publisher_thread_left():
+    """A test whose matcher published leaves no publishing thread behind to
+    write into the next test's Redis keys or to outlive the run."""
+    yield
+    assert publisher.shutdown(), "the market data publisher thread did not stop"
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Iterator
 
 import pytest
 
@@ -36,8 +37,9 @@ def clean_market_keys(db):
 
 
 @pytest.fixture
-def inline_publisher(monkeypatch) -> Publisher:
+def inline_publisher(monkeypatch) -> Iterator[Publisher]:
     """The matcher's publisher, publishing in the calling thread."""
     publisher = Publisher(threaded=False)
     monkeypatch.setattr("matching.host.publish", publisher.submit)
-    return publisher
+    yield publisher
+    publisher.stop()  # its Redis client, channel layer and event loop

@@ -12,8 +12,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from marketdata import keys
+from marketdata import keys, publisher
 from marketdata.streams import INTERVALS
+from tests.e2e.conftest import wait_until
 from tests.factories import place
 from tests.support.matcher import process
 from tests.support.polling import wait_until
@@ -137,7 +138,7 @@ def test_trades_leave_first_and_depth_right_after_its_snapshot(symbol, alice, bo
                 if command in ("PUBLISH", "SET") and key in names:
                     commands.append(names[key])
 
-    watcher = threading.Thread(target=monitor)
+    watcher = threading.Thread(target=monitor, daemon=True)  # never holds up the exit
     watcher.start()
 
     def monitor_relays_this_client() -> bool:
@@ -150,6 +151,43 @@ def test_trades_leave_first_and_depth_right_after_its_snapshot(symbol, alice, bo
 
     get_redis().echo(end)
     watcher.join(10)
+    assert not watcher.is_alive()
     batch = commands[commands.index("trades:BTC-USDT"):]  # a rebuilt book's snapshot may come first
     assert batch[:3] == ["trades:BTC-USDT", "snapshot", "depth:BTC-USDT"]
     assert sorted(batch[3:]) == sorted(set(STREAMS_ALL) - {"depth:BTC-USDT", "trades:BTC-USDT"})
+
+
+def publisher_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "marketdata-publisher"]
+
+
+def snapshot_sequence() -> int | None:
+    stored = get_redis().get(keys.book_snapshot_key("BTC/USDT"))
+    return None if stored is None else json.loads(stored)["sequence"]
+
+
+def test_shutdown_ends_the_publishing_thread_the_matcher_started(symbol, alice, bob):
+    place(alice, symbol, "BUY", "1", "49000.00")
+    place(bob, symbol, "SELL", "0.4", "49000.00")
+    process(symbol)  # through publish(): the process's publishing thread
+    wait_until(lambda: snapshot_sequence() == 2, timeout=10, what="the publishing thread's snapshot")
+    threads = publisher_threads()
+    assert threads
+
+    stopped = publisher.shutdown(timeout=5)
+
+    assert stopped
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_publishing_after_a_shutdown_starts_a_new_thread(symbol, alice, bob):
+    place(alice, symbol, "BUY", "1", "49000.00")
+    process(symbol)
+    wait_until(lambda: snapshot_sequence() == 1, timeout=10, what="the first thread's snapshot")
+    assert publisher.shutdown(timeout=5)
+    place(bob, symbol, "SELL", "0.4", "49000.00")
+
+    process(symbol)
+
+    wait_until(lambda: snapshot_sequence() == 2, timeout=10, what="the second thread's snapshot")
+    assert len(publisher_threads()) == 1
