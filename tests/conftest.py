@@ -13,7 +13,7 @@ from core.redis import get_redis
 
 from .factories import make_symbol, make_user
 # The whole-run deadline and the exit guard (see run_guard for the knobs).
-from .run_guard import pytest_exception_interact, pytest_sessionstart, pytest_unconfigure  # noqa: F401
+from .support.run_guard import pytest_exception_interact, pytest_sessionstart, pytest_unconfigure  # noqa: F401
 
 # In-process tests settle trades inline; end-to-end tests run real processes.
 celery_app.conf.task_always_eager = True

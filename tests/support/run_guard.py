@@ -18,7 +18,7 @@ run goes on. Two things it cannot end:
 
 Either knob set to 0 turns its guard off. The hooks are imported by
 tests/conftest.py; this module needs nothing but pytest, so a bare pytest
-run can load them too (tests/test_run_guard.py does). Setting pytest's own
+run can load them too (tests/support/test_run_guard.py does). Setting pytest's own
 faulthandler_timeout would take the watchdog over test by test and leave
 the run unguarded between tests: leave it unset.
 """

@@ -1,4 +1,4 @@
-"""The run guards (tests/run_guard.py), each driven in a pytest process of its
+"""The run guards (tests/support/run_guard.py), each driven in a pytest process of its
 own over a small test file: a run past its deadline ends with status 1 and
 every thread's stack; a process that cannot exit after its session ends with
 the session's status and the stacks of the threads left behind."""
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFTEST = "from tests.run_guard import pytest_exception_interact, pytest_sessionstart, pytest_unconfigure  # noqa\n"
+ROOT = Path(__file__).resolve().parents[2]
+CONFTEST = "from tests.support.run_guard import pytest_exception_interact, pytest_sessionstart, pytest_unconfigure  # noqa\n"
 # Far above the guards' few seconds: reaching it means a guard did not act.
 PROCESS_TIMEOUT = 120
 
