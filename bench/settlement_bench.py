@@ -26,6 +26,7 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
+
 from machine import cpu_model  # bench/machine.py: the script's own folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent

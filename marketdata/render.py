@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from matching.engine.scale import SymbolScale
 from core.api.fields import plain
+from matching.engine.scale import SymbolScale
 
 from .events import LevelMap, OrderState
 

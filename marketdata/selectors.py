@@ -13,12 +13,12 @@ from django.db import connection
 from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 
+from core.api.fields import plain
+from core.redis import get_redis
 from matching.engine import constants as c
 from matching.models import MatcherState
 from orders.models import Order, Trade
 from riskadmin.models import Symbol
-from core.api.fields import plain
-from core.redis import get_redis
 
 from . import keys, render
 from .aggregates import Bucket, MinuteBuckets

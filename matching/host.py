@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.metrics import observe_matcher_batch
 from marketdata import events as market
 from marketdata.publisher import publish
 from matching.engine import MatchingEngine
@@ -18,7 +19,6 @@ from matching.engine import constants as c
 from orders.models import Order, Trade
 from riskadmin.models import Symbol
 from settlement.services import enqueue_settlement
-from core.metrics import observe_matcher_batch
 
 from . import persist
 from .convert import to_engine_order

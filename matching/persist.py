@@ -13,7 +13,7 @@ from django.utils import timezone
 from matching.engine import Order as EngineOrder
 from matching.engine import Trade as EngineTrade
 from matching.engine import constants as c
-from orders.models import Fill, Order, Trade
+from orders.models import Fill, Trade
 from riskadmin.models import Symbol
 from settlement import balances
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from settlement.services import retry_failed_settlements
 from core.admin import ReadOnlyAdmin
+from settlement.services import retry_failed_settlements
 
 from .models import Fill, Order, Trade
 

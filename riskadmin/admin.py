@@ -11,7 +11,6 @@ from django.contrib.auth.admin import UserAdmin
 from django.template.response import TemplateResponse
 
 from core.admin import ReadOnlyAdmin
-
 from orders import services as order_services
 
 from . import services

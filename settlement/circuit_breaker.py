@@ -29,9 +29,9 @@ from functools import lru_cache
 from typing import Callable, TypeVar
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 

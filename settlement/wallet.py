@@ -14,8 +14,8 @@ import threading
 
 import requests
 from django.conf import settings
-from prometheus_client.core import GaugeMetricFamily
 from django.db import connection
+from prometheus_client.core import GaugeMetricFamily
 
 from core.api.fields import plain
 

@@ -7,11 +7,12 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from core.redis import get_redis
 from marketdata import publisher
 from tradeengine.celery import app as celery_app
-from core.redis import get_redis
 
 from .factories import make_symbol, make_user
+
 # The whole-run deadline and the exit guard (see run_guard for the knobs).
 from .support.run_guard import pytest_exception_interact, pytest_sessionstart, pytest_unconfigure  # noqa: F401
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from matching.engine import constants as c
 from core.api.fields import plain
+from matching.engine import constants as c
 
 from ..models import Fill, Order
 

@@ -12,10 +12,10 @@ import threading
 import pytest
 from django.db import connection
 
+from core.redis import get_redis
 from matching.host import Matcher
 from matching.services import DONE_KEY_TEMPLATE
 from tests.factories import place
-from core.redis import get_redis
 
 ORDERS = "/api/v1/orders"
 

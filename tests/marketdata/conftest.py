@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.redis import get_redis
 from marketdata import keys
 from marketdata.publisher import Publisher
-from core.redis import get_redis
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ import threading
 from asgiref.sync import async_to_sync
 from redis.asyncio.client import PubSub
 
+from core.redis import get_redis
 from marketdata import keys
 from marketdata.fanout import Fanout
-from core.redis import get_redis
 
 
 class Receiver:

@@ -8,17 +8,15 @@ import secrets
 import threading
 
 import pytest
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from core.redis import get_redis
 from marketdata import keys, publisher
 from marketdata.streams import INTERVALS
-from tests.e2e.conftest import wait_until
 from tests.factories import place
 from tests.support.matcher import process
 from tests.support.polling import wait_until
-from core.redis import get_redis
 
 STREAMS = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT", "candles:BTC-USDT:1m", "candles:BTC-USDT:1d"]
 STREAMS_ALL = ["trades:BTC-USDT", "depth:BTC-USDT", "ticker:BTC-USDT",

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection, transaction
 
 from matching.services import NOTIFY_CHANNEL
-from tests.factories import make_symbol, make_user, order_request
 from orders.services import cancel_order, place_order
+from tests.factories import make_symbol, make_user, order_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

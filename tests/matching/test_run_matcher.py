@@ -42,11 +42,11 @@ def test_run_matcher_with_no_matching_symbol_refuses_to_start(symbol, restore_si
 
 
 def test_run_matcher_stops_before_matching_when_signalled_while_standing_by(symbol, restore_signals, monkeypatch):
-    from matching.management.commands import run_matcher
-
     # A second connection holds the symbol's lock, as a live matcher would.
     import psycopg
     from django.db import connection
+
+    from matching.management.commands import run_matcher
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)

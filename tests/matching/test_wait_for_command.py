@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from matching.services import _done_key, announce_processed, wait_for_command
 from core.redis import get_redis
+from matching.services import _done_key, announce_processed, wait_for_command
 from orders.services import place_order
 from tests.factories import order_request
 from tests.support.matcher import process

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from matching.models import MatcherState
 from orders.models import Trade
-from tests.factories import make_symbol
 from riskadmin.api import health
+from tests.factories import make_symbol
 
 
 def _beat(symbol, seconds_ago: float) -> None:

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.factories import place
-from tests.support.matcher import process
 from core import metrics
 from core.redis import get_redis
+from tests.factories import place
+from tests.support.matcher import process
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from core.errors import DomainError
 from matching.models import EngineCommand
 from orders.services import cancel_order
 from tests.factories import place
 from tests.support.matcher import process
 from tests.support.state import balance, snapshot
-from core.errors import DomainError
 
 D = Decimal
 

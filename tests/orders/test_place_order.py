@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection
 
+from core.errors import DomainError
 from matching.models import EngineCommand
 from orders.models import Order
 from orders.services import place_order
 from riskadmin.selectors import find_symbol
 from tests.factories import make_user, order_request, place
 from tests.support.state import balance, snapshot
-from core.errors import DomainError
 
 D = Decimal
 

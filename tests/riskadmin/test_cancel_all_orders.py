@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from matching.models import EngineCommand
+from orders.services import cancel_all_orders
 from riskadmin import errors
 from riskadmin.models import AuditLog
-from orders.services import cancel_all_orders
 from tests.factories import place
 from tests.support.matcher import process
 from tests.support.state import balance

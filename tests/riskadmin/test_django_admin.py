@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from matching.models import EngineCommand
-from riskadmin.models import AuditLog, Symbol, SymbolLimit, UserLimit
 from orders.models import Order
+from riskadmin.models import AuditLog, Symbol, SymbolLimit, UserLimit
 from tests.factories import place
 from tests.support.matcher import process
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from orders.models import Order
 from riskadmin import errors
 from riskadmin.models import DailyVolume
-from riskadmin.services import set_symbol_limits, enroll_totp, set_user_limits
+from riskadmin.services import enroll_totp, set_symbol_limits, set_user_limits
 from tests.factories import place
 
 D = Decimal

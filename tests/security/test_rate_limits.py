@@ -12,8 +12,8 @@ from pathlib import Path
 
 from rest_framework.test import APIClient
 
-from tradeengine import throttling
 from core.redis import get_redis
+from tradeengine import throttling
 from tradeengine.throttling import parse_rate
 
 from .conftest import assert_error_body

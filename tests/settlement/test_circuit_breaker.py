@@ -10,9 +10,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core.redis import get_redis
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen
 from tests.support.polling import wait_until
-from core.redis import get_redis
 
 
 class Down(Exception):

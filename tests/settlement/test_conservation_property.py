@@ -20,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from core.errors import DomainError
 from matching import host
 from matching.host import Matcher
 from orders.models import Order, Trade
@@ -27,7 +28,6 @@ from orders.services import cancel_order
 from settlement import reconcile, tasks
 from settlement.models import Balance
 from tests.factories import make_symbol, make_user, place
-from core.errors import DomainError
 
 D = Decimal
 TRADERS = 3

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.redis import get_redis
 from orders.models import Trade
 from settlement import trades, wallet
 from settlement.circuit_breaker import CLOSED, HALF_OPEN, OPEN
@@ -18,7 +19,6 @@ from settlement.models import LedgerEntry
 from tests.factories import place
 from tests.support.fake_wallet import FakeWalletProcess
 from tests.support.polling import wait_until
-from core.redis import get_redis
 
 pytestmark = pytest.mark.django_db
 D = Decimal

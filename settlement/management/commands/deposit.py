@@ -5,8 +5,8 @@ from decimal import Decimal, InvalidOperation
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from settlement.errors import DepositReferenceConflict, InvalidAmount
 from settlement.balances import deposit
+from settlement.errors import DepositReferenceConflict, InvalidAmount
 
 
 class Command(BaseCommand):

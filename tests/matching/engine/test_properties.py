@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.engine import MatchingEngine, Order
-from matching.engine.stops import StopBook
 from matching.engine import constants as c
+from matching.engine.stops import StopBook
 
 from .factories import copy_order, state
 
