@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from matching.engine.scale import SymbolScale
 
@@ -82,7 +83,19 @@ class UserLimit(models.Model):
     requires_2fa_above = models.DecimalField(
         **MONEY, null=True, blank=True, help_text="Orders worth more than this (quote) need a TOTP code."
     )
+    # Overrides of the venue defaults for one user (a market maker, say):
+    # order rate limits (settings.RATE_LIMITS) and the symbols' fee rates.
+    orders_per_10s = models.PositiveIntegerField(null=True, blank=True, help_text="Orders per 10 s; empty = the venue default.")
+    orders_per_day = models.PositiveIntegerField(null=True, blank=True, help_text="Orders per day; empty = the venue default.")
+    maker_fee = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True, help_text="Empty = the symbol's maker fee.")
+    taker_fee = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True, help_text="Empty = the symbol's taker fee.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(maker_fee__gte=0) | Q(maker_fee__isnull=True), name="user_limit_maker_fee_not_negative"),
+            models.CheckConstraint(condition=Q(taker_fee__gte=0) | Q(taker_fee__isnull=True), name="user_limit_taker_fee_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return f"limits of user {self.user_id}"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from . import errors
 from .models import AuditLog, Symbol, SymbolLimit, UserLimit
 
 AUDIT_MAX_LIMIT = 1000
+# The rate limiter reads a user's order-rate overrides on every order request:
+# from the cache, for this long, rather than from PostgreSQL each time.
+RATE_OVERRIDES_CACHE_SECONDS = 30
 
 
 def find_symbol(name: str) -> Symbol:
@@ -25,6 +29,31 @@ def find_symbol(name: str) -> Symbol:
 def user_limit_for(*, user_id: int) -> UserLimit:
     """The user's limits; an unsaved, empty row when none were ever set."""
     return UserLimit.objects.filter(user_id=user_id).first() or UserLimit(user_id=user_id)
+
+
+def order_rate_overrides(*, user_id: int) -> dict[str, str]:
+    """The user's own order rate limits, as rates for settings.RATE_LIMITS'
+    "orders" and "orders_day" buckets ({} = the venue defaults apply)."""
+    key = _rate_overrides_key(user_id)
+    overrides = cache.get(key)
+    if overrides is None:
+        row = UserLimit.objects.filter(user_id=user_id).values("orders_per_10s", "orders_per_day").first() or {}
+        overrides = {}
+        if row.get("orders_per_10s") is not None:
+            overrides["orders"] = f"{row['orders_per_10s']}/10s"
+        if row.get("orders_per_day") is not None:
+            overrides["orders_day"] = f"{row['orders_per_day']}/day"
+        cache.set(key, overrides, RATE_OVERRIDES_CACHE_SECONDS)
+    return overrides
+
+
+def forget_order_rate_overrides(*, user_id: int) -> None:
+    """Drop the cached overrides once an operator changed them."""
+    cache.delete(_rate_overrides_key(user_id))
+
+
+def _rate_overrides_key(user_id: int) -> str:
+    return f"riskadmin:order-rates:{user_id}"
 
 
 def symbol_limit_for(*, symbol: Symbol) -> SymbolLimit:

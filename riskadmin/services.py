@@ -17,11 +17,15 @@ from django.utils import timezone
 from marketdata.publisher import publish_symbol_status
 
 from . import errors
+from .selectors import forget_order_rate_overrides
 from .models import AuditLog, Symbol, SymbolLimit, TotpDevice, UserLimit
 
 log = logging.getLogger(__name__)
 
-USER_LIMIT_FIELDS = ("max_order_size", "max_daily_volume", "max_open_orders", "requires_2fa_above")
+USER_LIMIT_FIELDS = (
+    "max_order_size", "max_daily_volume", "max_open_orders", "requires_2fa_above",
+    "orders_per_10s", "orders_per_day", "maker_fee", "taker_fee",
+)
 SYMBOL_LIMIT_FIELDS = ("min_order_size", "max_order_size", "max_price_deviation")
 TOTP_VALID_WINDOW = 1  # accept the previous and next 30 s step too (clock drift)
 
@@ -78,7 +82,9 @@ def set_user_limits(*, user_id: int, actor, ip: str | None = None, **values) -> 
     if not get_user_model().objects.filter(id=user_id).exists():
         raise errors.UserNotFound(user_id=user_id)
     limit, _ = UserLimit.objects.select_for_update().get_or_create(user_id=user_id)
-    return _change_limits(limit, USER_LIMIT_FIELDS, values, actor=actor, action="limits.user.set", target=f"user:{user_id}", ip=ip)
+    limit = _change_limits(limit, USER_LIMIT_FIELDS, values, actor=actor, action="limits.user.set", target=f"user:{user_id}", ip=ip)
+    transaction.on_commit(lambda: forget_order_rate_overrides(user_id=user_id))
+    return limit
 
 
 @transaction.atomic

@@ -38,6 +38,7 @@ from rest_framework.throttling import BaseThrottle
 
 from core import metrics
 from core.redis import get_redis
+from riskadmin.selectors import order_rate_overrides
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,8 @@ class Scope:
     units: Callable[[object], int]
 
 
+# Buckets an operator may set per user (a market maker's order rates).
+USER_OVERRIDABLE = ("orders", "orders_day")
 SCOPES = (
     Scope("ip", per="ip", units=_one),
     Scope("user", per="user", units=_one),
@@ -213,11 +216,17 @@ class RateLimitThrottle(BaseThrottle):
 
     @staticmethod
     def _buckets(request, idents: dict[str, str]) -> Iterable[Bucket]:
+        overrides = None
         for scope in SCOPES:
             units = scope.units(request) if scope.per in idents else 0
             if not units:
                 continue
-            found = bucket(scope.name, idents[scope.per], settings.RATE_LIMITS.get(scope.name), units=units)
+            rate = settings.RATE_LIMITS.get(scope.name)
+            if scope.name in USER_OVERRIDABLE:
+                # Read only for requests that place orders (cached).
+                overrides = overrides if overrides is not None else order_rate_overrides(user_id=int(idents["user"]))
+                rate = overrides.get(scope.name, rate)
+            found = bucket(scope.name, idents[scope.per], rate, units=units)
             if found is not None:
                 yield found
 

@@ -9,6 +9,8 @@ from core.api.serializer_fields import PlainDecimalField
 from riskadmin.models import AuditLog
 
 AMOUNT = {"max_digits": 36, "decimal_places": 18, "required": False, "allow_null": True}
+# Fee rates: never negative (a rebate would need its own ledger leg).
+FEE = {"max_digits": 8, "decimal_places": 6, "required": False, "allow_null": True, "min_value": 0}
 
 
 class UserLimitsSerializer(serializers.Serializer):
@@ -16,6 +18,10 @@ class UserLimitsSerializer(serializers.Serializer):
     max_daily_volume = serializers.DecimalField(**AMOUNT, min_value=0, help_text="Largest value of orders placed per UTC day, in quote.")
     max_open_orders = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     requires_2fa_above = serializers.DecimalField(**AMOUNT, min_value=0, help_text="Orders worth more (quote) need totp_code.")
+    orders_per_10s = serializers.IntegerField(required=False, allow_null=True, min_value=0, help_text="Overrides the venue's order rate per 10 s.")
+    orders_per_day = serializers.IntegerField(required=False, allow_null=True, min_value=0, help_text="Overrides the venue's orders per day.")
+    maker_fee = serializers.DecimalField(**FEE, help_text="Overrides every symbol's maker fee for this user (0.0005 = 0.05%).")
+    taker_fee = serializers.DecimalField(**FEE, help_text="Overrides every symbol's taker fee for this user.")
 
 
 class SymbolLimitsSerializer(serializers.Serializer):
@@ -35,6 +41,10 @@ class UserLimitsBodySerializer(serializers.Serializer):
     max_daily_volume = PlainDecimalField(allow_null=True, help_text="Largest value of orders placed per UTC day, in quote.")
     max_open_orders = serializers.IntegerField(allow_null=True)
     requires_2fa_above = PlainDecimalField(allow_null=True, help_text="Orders worth more (quote) need totp_code.")
+    orders_per_10s = serializers.IntegerField(allow_null=True, help_text="null = the venue default.")
+    orders_per_day = serializers.IntegerField(allow_null=True, help_text="null = the venue default.")
+    maker_fee = PlainDecimalField(allow_null=True, help_text="null = the symbol's maker fee.")
+    taker_fee = PlainDecimalField(allow_null=True, help_text="null = the symbol's taker fee.")
 
 
 class SymbolLimitsBodySerializer(serializers.Serializer):

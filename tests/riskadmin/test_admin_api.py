@@ -46,16 +46,22 @@ def test_trader_is_403_with_the_error_body(symbol, alice_api, method, path):
     assert not AuditLog.objects.exists()
 
 
+# The per-user overrides of the venue defaults, unset.
+NO_OVERRIDES = {"orders_per_10s": None, "orders_per_day": None, "maker_fee": None, "taker_fee": None}
+
+
 def test_user_limits_round_trip_and_partial_update(alice, operator_api):
     url = f"/api/v1/admin/limits/user/{alice.id}"
     assert operator_api.get(url).json() == {
         "user_id": alice.id, "max_order_size": None, "max_daily_volume": None, "max_open_orders": None, "requires_2fa_above": None,
+        **NO_OVERRIDES,
     }
     operator_api.post(url, {"max_order_size": "1000", "max_open_orders": 5}, format="json")
     response = operator_api.post(url, {"requires_2fa_above": "500.5"}, format="json")
     assert response.status_code == 200
     assert response.json() == {
         "user_id": alice.id, "max_order_size": "1000", "max_daily_volume": None, "max_open_orders": 5, "requires_2fa_above": "500.5",
+        **NO_OVERRIDES,
     }
     assert operator_api.get(url).json() == response.json()
     assert AuditLog.objects.filter(action="limits.user.set", target=f"user:{alice.id}").count() == 2

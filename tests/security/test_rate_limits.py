@@ -134,3 +134,27 @@ def test_the_shipped_defaults_are_a_venue_s_not_limits_in_name_only():
     rate_limits, login = result.stdout.splitlines()
     assert json.loads(rate_limits) == {"ip": "1200/min", "user": "1200/min", "orders": "100/10s", "orders_day": "200000/day"}
     assert json.loads(login) == {"ip": "20/15min", "username": "5/15min"}
+
+
+def test_an_operator_raises_one_users_order_rates(
+    settings, clean_rate_limits, symbol, alice, bob, alice_api, bob_api, operator_api, django_capture_on_commit_callbacks
+):
+    limits(settings, orders="2/10s", orders_day="100/day")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert operator_api.post(f"/api/v1/admin/limits/user/{alice.id}", {"orders_per_10s": 4}, format="json").status_code == 200
+    assert [place(alice_api).status_code for _ in range(4)] == [202] * 4
+    assert_limited(place(alice_api))
+    assert [place(bob_api).status_code for _ in range(2)] == [202, 202]  # the venue default still holds for others
+    assert_limited(place(bob_api))
+
+
+def test_clearing_an_override_restores_the_venue_limit_at_once(
+    settings, clean_rate_limits, symbol, alice, alice_api, operator_api, django_capture_on_commit_callbacks
+):
+    limits(settings, orders="100/10s", orders_day="2/day")
+    with django_capture_on_commit_callbacks(execute=True):  # the cached override is dropped on commit
+        operator_api.post(f"/api/v1/admin/limits/user/{alice.id}", {"orders_per_day": 1000}, format="json")
+    assert [place(alice_api).status_code for _ in range(3)] == [202] * 3
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_api.post(f"/api/v1/admin/limits/user/{alice.id}", {"orders_per_day": None}, format="json")
+    assert_error_body(place(alice_api), 429, "RATE_LIMITED")  # back to 2 a day: the third was the last
