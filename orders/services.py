@@ -4,6 +4,7 @@ the matcher's answer. API, admin and commands all come through here."""
 from __future__ import annotations
 
 import enum
+import time
 from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from settlement import balances
 
 from . import errors
 from . import limits as risk
+from . import selectors
 from .models import Order
 from .selectors import own_order
 from .validation import OrderRequest, validate_order
@@ -158,10 +160,14 @@ def place_order_and_wait(*, user, request: OrderRequest, timeout: float | None =
     return own_order(user=user, order_id=order.id), outcome
 
 
-def cancel_order_and_wait(*, user, order_id: int, timeout: float | None = None) -> tuple[Order, Outcome]:
-    """Cancel an order and wait for the matcher. Raises OrderNotCancellable
-    when the order filled (or ended otherwise) before the cancel reached
-    the book."""
+def cancel_order_and_wait(
+    *, user, order_id: int | None = None, client_order_id: str = "", timeout: float | None = None
+) -> tuple[Order, Outcome]:
+    """Cancel an order (by id, or else by client_order_id) and wait for the
+    matcher. Raises OrderNotCancellable when the order filled (or ended
+    otherwise) before the cancel reached the book."""
+    if order_id is None:
+        order_id = selectors.own_order_id(user=user, client_order_id=client_order_id)
     order, command = cancel_order(user=user, order_id=order_id)
     outcome = _wait(command, timeout)
     order = own_order(user=user, order_id=order.id)
@@ -173,6 +179,25 @@ def cancel_order_and_wait(*, user, order_id: int, timeout: float | None = None) 
 def _wait(command: EngineCommand, timeout: float | None) -> Outcome:
     timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
     return Outcome.APPLIED if matching.wait_for_command(command.id, timeout) else Outcome.PENDING
+
+
+def _journal_cancels(*, user, order_ids: list[int], reason: str) -> list[tuple[Order, EngineCommand]]:
+    """Journal a cancel for each of the user's orders; an order that ended
+    meanwhile is skipped. Returns (order, command) of those journaled."""
+    journaled = []
+    for order_id in order_ids:
+        try:
+            journaled.append(cancel_order(user=user, order_id=order_id, reason=reason))
+        except errors.OrderNotCancellable:
+            continue
+    return journaled
+
+
+def _live_order_ids(*, user_id: int, symbol_id: int | None = None) -> list[int]:
+    queryset = Order.objects.filter(user_id=user_id, status__in=Order.LIVE_STATUSES)
+    if symbol_id is not None:
+        queryset = queryset.filter(symbol_id=symbol_id)
+    return list(queryset.order_by("id").values_list("id", flat=True))
 
 
 @transaction.atomic
@@ -187,14 +212,33 @@ def cancel_all_orders(*, user_id: int, actor, reason: str = CANCELLED_BY_OPERATO
     if user is None:
         raise UserNotFound(user_id=user_id)
     reason = (reason or CANCELLED_BY_OPERATOR)[:64]
-    order_ids = list(Order.objects.filter(user_id=user_id, status__in=Order.LIVE_STATUSES).order_by("id").values_list("id", flat=True))
-    cancelled = 0
-    for order_id in order_ids:
-        try:
-            cancel_order(user=user, order_id=order_id, reason=reason)
-        except errors.OrderNotCancellable:
-            continue
-        cancelled += 1
-    result = {"cancelled": cancelled, "total": len(order_ids)}
+    order_ids = _live_order_ids(user_id=user_id)
+    journaled = _journal_cancels(user=user, order_ids=order_ids, reason=reason)
+    result = {"cancelled": len(journaled), "total": len(order_ids)}
     record_audit(actor=actor, action="orders.cancel_all", target=f"user:{user_id}", payload={"reason": reason, "order_ids": order_ids, **result}, ip=ip)
     return result
+
+
+def cancel_own_orders_and_wait(*, user, symbol_id: int | None = None, timeout: float | None = None) -> tuple[list[Order], Outcome]:
+    """Cancel every live order of the user (of one symbol, or all), stops
+    included, in one transaction, and wait for the matcher(s).
+
+    Returns the orders a cancel was journaled for, as they then stand, and
+    APPLIED when every cancel was applied in time, else PENDING.
+    """
+    with transaction.atomic():
+        order_ids = _live_order_ids(user_id=user.id, symbol_id=symbol_id)
+        journaled = _journal_cancels(user=user, order_ids=order_ids, reason=c.CANCELLED_BY_USER)
+    outcome = _wait_all([command for _, command in journaled], timeout)
+    orders = selectors.orders_for_user(user=user).filter(id__in=[order.id for order, _ in journaled]).order_by("id")
+    return list(orders), outcome
+
+
+def _wait_all(commands: list[EngineCommand], timeout: float | None) -> Outcome:
+    """Wait for several commands under one deadline."""
+    timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    for command in commands:
+        if not matching.wait_for_command(command.id, max(0.0, deadline - time.monotonic())):
+            return Outcome.PENDING
+    return Outcome.APPLIED

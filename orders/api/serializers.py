@@ -136,3 +136,9 @@ class OrderSerializer(serializers.ModelSerializer):
         if not order.filled_quantity:
             return []
         return FillSerializer(order.fills.all(), many=True).data
+
+
+class CancelledOrdersSerializer(serializers.Serializer):
+    """The orders a cancel-all journaled cancels for, as they then stand."""
+
+    cancelled = OrderSerializer(many=True)

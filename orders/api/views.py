@@ -17,7 +17,13 @@ from orders.services import Outcome
 from orders.validation import OrderRequest
 from riskadmin.selectors import find_symbol
 
-from .serializers import AccountSerializer, FillSerializer, OrderSerializer, PlaceOrderSerializer
+from .serializers import (
+    AccountSerializer,
+    CancelledOrdersSerializer,
+    FillSerializer,
+    OrderSerializer,
+    PlaceOrderSerializer,
+)
 
 
 class AccountView(APIView):
@@ -72,6 +78,18 @@ class OrderListCreateView(ListAPIView):
         order, outcome = services.place_order_and_wait(user=request.user, request=OrderRequest(**data))
         return Response(OrderSerializer(order).data, status=PLACED_STATUS[outcome])
 
+    @extend_schema(
+        parameters=[OpenApiParameter("symbol", str, description='Only this symbol ("BTC/USDT" or "BTC-USDT"); all when absent')],
+        responses={
+            200: CancelledOrdersSerializer,
+            202: OpenApiResponse(CancelledOrdersSerializer, description="Cancels accepted, the matcher has not answered for all yet"),
+            **error_responses(404),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        orders, outcome = services.cancel_own_orders_and_wait(user=request.user, symbol_id=_symbol_filter(request))
+        return Response(CancelledOrdersSerializer({"cancelled": orders}).data, status=CANCELLED_STATUS[outcome])
+
 
 class OrderDetailView(APIView):
     @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
@@ -87,6 +105,24 @@ class OrderDetailView(APIView):
     )
     def delete(self, request: Request, order_id: int) -> Response:
         order, outcome = services.cancel_order_and_wait(user=request.user, order_id=order_id)
+        return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+
+
+class OrderByClientIdView(APIView):
+    @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
+    def get(self, request: Request, client_order_id: str) -> Response:
+        order = selectors.own_order_by_client_id(user=request.user, client_order_id=client_order_id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        responses={
+            200: OrderSerializer,
+            202: OpenApiResponse(OrderSerializer, description="Cancel accepted, the matcher has not answered yet"),
+            **error_responses(404, 409),
+        }
+    )
+    def delete(self, request: Request, client_order_id: str) -> Response:
+        order, outcome = services.cancel_order_and_wait(user=request.user, client_order_id=client_order_id)
         return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
 
 
