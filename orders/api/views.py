@@ -19,6 +19,7 @@ from riskadmin.selectors import find_symbol
 
 from .serializers import (
     AccountSerializer,
+    AmendOrderSerializer,
     CancelledOrdersSerializer,
     FillSerializer,
     OrderSerializer,
@@ -33,6 +34,11 @@ class AccountView(APIView):
 
 
 PLACED_STATUS = {Outcome.REPEATED: status.HTTP_200_OK, Outcome.APPLIED: status.HTTP_201_CREATED, Outcome.PENDING: status.HTTP_202_ACCEPTED}
+AMEND_RESPONSES = {
+    200: OrderSerializer,
+    202: OpenApiResponse(OrderSerializer, description="Amend accepted, the matcher has not answered yet"),
+    **error_responses(400, 404, 409),
+}
 CANCELLED_STATUS = {Outcome.APPLIED: status.HTTP_200_OK, Outcome.PENDING: status.HTTP_202_ACCEPTED}
 
 
@@ -107,6 +113,17 @@ class OrderDetailView(APIView):
         order, outcome = services.cancel_order_and_wait(user=request.user, order_id=order_id)
         return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
 
+    @extend_schema(request=AmendOrderSerializer, responses=AMEND_RESPONSES)
+    def patch(self, request: Request, order_id: int) -> Response:
+        return _amend(request, order_id=order_id)
+
+
+def _amend(request: Request, **which) -> Response:
+    body = AmendOrderSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    order, outcome = services.amend_order_and_wait(user=request.user, **which, **body.validated_data)
+    return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+
 
 class OrderByClientIdView(APIView):
     @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
@@ -124,6 +141,10 @@ class OrderByClientIdView(APIView):
     def delete(self, request: Request, client_order_id: str) -> Response:
         order, outcome = services.cancel_order_and_wait(user=request.user, client_order_id=client_order_id)
         return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+
+    @extend_schema(request=AmendOrderSerializer, responses=AMEND_RESPONSES)
+    def patch(self, request: Request, client_order_id: str) -> Response:
+        return _amend(request, client_order_id=client_order_id)
 
 
 class FillListView(ListAPIView):
