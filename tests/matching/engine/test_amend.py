@@ -3,9 +3,14 @@ price or a higher quantity is a cancel-replace in one command."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matching.engine import MatchingEngine
 from matching.engine import constants as c
 
 from .factories import engine_with, limit, stop, trade_tuples
+from .test_properties import SETTINGS, apply, check_book, check_orders, command
 
 BUY, SELL = c.BUY, c.SELL
 
@@ -128,3 +133,37 @@ def test_replaced_order_is_never_matched_twice():
 
     assert trade_tuples(engine) == [(100, 2, 2, 3), (101, 2, 1, 3)]
     assert engine.depth() == ([], [])
+
+
+amend_step = st.tuples(st.just("amend"), st.integers(0, 1000), st.integers(1, 10), st.integers(95, 105), st.integers(-3, 3))
+mixed_streams = st.lists(st.one_of(command, command, amend_step), max_size=80)
+
+
+def amend_in(engine, orders: dict, step: tuple) -> None:
+    _, target, qty, price, offset = step
+    order = engine.get(target % (len(orders) + 1)) if orders else None
+    if order is None:
+        return
+    if order.type == c.STOP_MARKET:
+        new_price, new_stop = None, price
+    elif order.type == c.STOP_LIMIT:
+        new_price, new_stop = price + offset, (price if not order.triggered else order.stop_price)
+    else:
+        new_price, new_stop = price, None
+    amended = engine.amend(order.id, quantity=qty, price=new_price, stop_price=new_stop)
+    if amended is not None:
+        orders[amended.id] = amended
+
+
+@SETTINGS
+@given(mixed_streams)
+def test_with_amends_the_book_never_crosses_and_states_stay_consistent(stream):
+    engine = MatchingEngine()
+    orders: dict = {}
+    for index, step in enumerate(stream):
+        if step[0] == "amend":
+            amend_in(engine, orders, step)
+        else:
+            apply(engine, orders, index, step)
+        check_book(engine)
+        check_orders(engine, orders)
