@@ -30,3 +30,12 @@ def to_engine_order(order, scale: SymbolScale) -> EngineOrder:
         seq=order.sequence,
         triggered=order.triggered,
     )
+
+
+def amend_arguments(command, scale: SymbolScale) -> dict:
+    """MatchingEngine.amend's keyword arguments for an AMEND command."""
+    return {
+        "quantity": scale.to_lots(command.quantity),
+        "price": None if command.price is None else scale.to_ticks(command.price),
+        "stop_price": None if command.stop_price is None else scale.to_ticks(command.stop_price),
+    }

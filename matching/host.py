@@ -21,7 +21,7 @@ from riskadmin.models import Symbol
 from settlement.services import enqueue_settlement
 
 from . import persist
-from .convert import to_engine_order
+from .convert import amend_arguments, to_engine_order
 from .models import EngineCommand, MatcherState
 from .services import announce_processed
 
@@ -149,6 +149,11 @@ class Matcher:
                 log.warning("order %s is %s, not PENDING; place skipped", command.order_id, command.order.status)
                 return
             book.engine.place(to_engine_order(command.order, book.symbol.scale))
+        elif command.kind == EngineCommand.Kind.AMEND:
+            book.engine.amend(command.order_id, **amend_arguments(command, book.symbol.scale))
+            live = book.engine.get(command.order_id)
+            if live is not None:  # amended or refused: either way its lock shrinks to what it needs
+                persist.release_amend_surplus(book.symbol, live, command_id=command.id)
         elif not book.engine.cancel(command.order_id, command.reason or c.CANCELLED_BY_USER):
             log.info("cancel of order %s found nothing live (already final)", command.order_id)
 

@@ -12,11 +12,17 @@ class EngineCommand(models.Model):
     class Kind(models.TextChoices):
         PLACE = "PLACE"
         CANCEL = "CANCEL"
+        AMEND = "AMEND"
 
     symbol = models.ForeignKey("riskadmin.Symbol", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="commands")
     reason = models.CharField(max_length=64, blank=True, default="")
+    # PLACE: the order as placed (replay needs it once amends change the row).
+    # AMEND: the new total quantity, price and stop price.
+    quantity = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    stop_price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

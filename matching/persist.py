@@ -14,6 +14,7 @@ from matching.engine import Order as EngineOrder
 from matching.engine import Trade as EngineTrade
 from matching.engine import constants as c
 from orders.models import Fill, Trade
+from orders.models import Order as OrderRow
 from riskadmin.models import Symbol
 from settlement import balances
 
@@ -24,10 +25,11 @@ UPDATE_ORDERS = """
 UPDATE orders_order AS o
 SET status = v.status, filled_quantity = v.filled_quantity, executed_quote = v.executed_quote,
     cancel_reason = v.cancel_reason, reject_reason = v.reject_reason, sequence = v.sequence,
-    triggered = v.triggered, updated_at = %s
+    triggered = v.triggered, quantity = v.quantity, price = v.price, stop_price = v.stop_price, updated_at = %s
 FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[], %s::numeric[], %s::varchar[], %s::varchar[],
-            %s::bigint[], %s::boolean[])
-     AS v(id, status, filled_quantity, executed_quote, cancel_reason, reject_reason, sequence, triggered)
+            %s::bigint[], %s::boolean[], %s::numeric[], %s::numeric[], %s::numeric[])
+     AS v(id, status, filled_quantity, executed_quote, cancel_reason, reject_reason, sequence, triggered,
+          quantity, price, stop_price)
 WHERE o.id = v.id
 RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
 """
@@ -53,6 +55,9 @@ def write_orders(symbol: Symbol, orders: list[EngineOrder]) -> None:
         [o.reject_reason for o in orders],
         [o.seq for o in orders],
         [o.triggered for o in orders],
+        [scale.quantity(o.quantity) for o in orders],  # amends change these three
+        [None if o.price is None else scale.price(o.price) for o in orders],
+        [None if o.stop_price is None else scale.price(o.stop_price) for o in orders],
     )
     with connection.cursor() as cursor:
         cursor.execute(UPDATE_ORDERS, [timezone.now(), *columns])
@@ -77,6 +82,28 @@ def release_unused_funds(scale, locks: list[tuple], orders: dict[int, EngineOrde
             raise AssertionError(f"order {order_id} spent {used} {asset} but locked only {locked}")
         releases.append((order_id, user_id, asset, unused))
     balances.release_order_funds(releases)
+
+
+def release_amend_surplus(symbol: Symbol, order: EngineOrder, *, command_id: int) -> None:
+    """After an amend command, shrink a live order's lock to what it may
+    still need and release the rest: a sell needs its total quantity, a limit
+    buy what it spent plus its price times what is left. Whatever the amend
+    grew was locked when it was accepted, so the lock never falls short."""
+    scale = symbol.scale
+    if order.side == c.BUY:
+        if order.price is None:  # a stop-market buy's lock is its budget: not amendable
+            return
+        needed = scale.quote(order.spent + order.price * (order.quantity - order.filled))
+    else:
+        needed = scale.quantity(order.quantity)
+    user_id, asset, locked = OrderRow.objects.select_for_update().filter(id=order.id).values_list(
+        "user_id", "locked_asset", "locked_amount"
+    ).get()
+    if locked < needed:
+        raise AssertionError(f"order {order.id} needs {needed} {asset} but locked only {locked}")
+    if locked > needed:
+        OrderRow.objects.filter(id=order.id).update(locked_amount=needed)
+        balances.release_order_funds([(order.id, user_id, asset, locked - needed)], leg=f"amend-release-{command_id}")
 
 
 def write_trades(symbol: Symbol, trades: list[EngineTrade]) -> list[int]:

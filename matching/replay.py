@@ -11,7 +11,7 @@ from matching.engine import MatchingEngine
 from matching.engine import Order as EngineOrder
 from matching.engine import constants as c
 
-from .convert import to_engine_order
+from .convert import amend_arguments, to_engine_order
 from .models import EngineCommand
 
 MAX_SHOWN = 10  # differences listed per kind before "... and N more"
@@ -25,9 +25,12 @@ class Replay:
     commands: int = 0
 
 
-def as_placed(order, scale) -> EngineOrder:
-    """The engine order for an Order row as it was placed: no fills, no state."""
+def as_placed(order, scale, command=None) -> EngineOrder:
+    """The engine order for an Order row as it was placed: no fills, no state,
+    and the quantity and prices its PLACE command recorded (amends change the row)."""
     original = copy.copy(order)
+    if command is not None and command.quantity is not None:
+        original.quantity, original.price, original.stop_price = command.quantity, command.price, command.stop_price
     original.filled_quantity = Decimal("0")
     original.executed_quote = Decimal("0")
     original.status = c.PENDING
@@ -42,9 +45,13 @@ def replay(name: str, scale, commands) -> Replay:
     engine = result.engine
     for command in commands:
         if command.kind == EngineCommand.Kind.PLACE:
-            order = as_placed(command.order, scale)
+            order = as_placed(command.order, scale, command)
             result.orders[order.id] = order
             engine.place(order)
+        elif command.kind == EngineCommand.Kind.AMEND:
+            amended = engine.amend(command.order_id, **amend_arguments(command, scale))
+            if amended is not None:
+                result.orders[amended.id] = amended
         else:
             engine.cancel(command.order_id, command.reason or c.CANCELLED_BY_USER)
         trades, _ = engine.drain()

@@ -27,13 +27,20 @@ def _done_key(command_id: int) -> str:
     return DONE_KEY_TEMPLATE.format(database=connection.settings_dict["NAME"], command_id=command_id)
 
 
-def submit_command(*, order, kind: str, reason: str = "") -> EngineCommand:
+def submit_command(*, order, kind: str, reason: str = "", quantity=None, price=None, stop_price=None) -> EngineCommand:
     """Journal a command for the order's symbol; its insert trigger rings the
     matcher on commit.
 
-    Must run inside the transaction that writes the order change.
+    A PLACE records the order's quantity, price and stop price as placed; an
+    AMEND carries the new ones (Decimal, like the order's fields). Must run
+    inside the transaction that writes the order change.
     """
-    return EngineCommand.objects.create(symbol_id=order.symbol_id, kind=kind, order=order, reason=reason)
+    if kind == EngineCommand.Kind.PLACE:
+        quantity, price, stop_price = order.quantity, order.price, order.stop_price
+    return EngineCommand.objects.create(
+        symbol_id=order.symbol_id, kind=kind, order=order, reason=reason,
+        quantity=quantity, price=price, stop_price=stop_price,
+    )
 
 
 def announce_processed(command_ids: list[int]) -> None:

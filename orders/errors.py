@@ -58,3 +58,14 @@ class OrderNotCancellable(DomainError):
     code = "ORDER_NOT_CANCELLABLE"
     status = 409
     default_message = "The order is already final and cannot be cancelled."
+
+
+class OrderNotAmendable(DomainError):
+    code = "ORDER_NOT_AMENDABLE"
+    default_message = "Market orders and stop-market buys cannot be amended."
+
+
+class AmendPending(DomainError):
+    code = "AMEND_PENDING"
+    status = 409
+    default_message = "An earlier amend of this order is still waiting for the matcher."

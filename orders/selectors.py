@@ -35,6 +35,18 @@ def own_order(*, user, order_id: int) -> Order:
     return order
 
 
+def own_order_id(*, user, client_order_id: str) -> int:
+    """The id of the user's order with this client_order_id, or OrderNotFound."""
+    order_id = Order.objects.filter(user=user, client_order_id=client_order_id).values_list("id", flat=True).first()
+    if not client_order_id or order_id is None:
+        raise errors.OrderNotFound(client_order_id=client_order_id)
+    return order_id
+
+
+def own_order_by_client_id(*, user, client_order_id: str) -> Order:
+    return own_order(user=user, order_id=own_order_id(user=user, client_order_id=client_order_id))
+
+
 def orders_for_user(*, user, symbol_id: int | None = None, status: str | None = None) -> QuerySet[Order]:
     queryset = Order.objects.filter(user=user)
     if symbol_id is not None:

@@ -4,11 +4,13 @@ the matcher's answer. API, admin and commands all come through here."""
 from __future__ import annotations
 
 import enum
+import time
 from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from core import metrics
 from matching import services as matching
@@ -20,6 +22,7 @@ from settlement import balances
 
 from . import errors
 from . import limits as risk
+from . import selectors
 from .models import Order
 from .selectors import own_order
 from .validation import OrderRequest, validate_order
@@ -128,18 +131,94 @@ def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> t
     If a cancel for the order is already waiting for the matcher, that
     command is returned: a repeated DELETE does not queue another one.
     """
-    try:
-        # Lock the order row only: a plain FOR UPDATE would also lock the joined
-        # symbol row, which the matcher holds while a batch writes last_price.
-        order = Order.objects.select_for_update(of=("self",)).select_related("symbol").get(id=order_id, user=user)
-    except Order.DoesNotExist:
-        raise errors.OrderNotFound(order_id=order_id) from None
+    order = _order_for_update(user=user, order_id=order_id)
     if order.is_final:
         raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
     pending = order.commands.filter(kind=EngineCommand.Kind.CANCEL, processed_at__isnull=True).first()
     if pending is not None:
         return order, pending
     return order, matching.submit_command(order=order, kind=EngineCommand.Kind.CANCEL, reason=reason)
+
+
+def amend_order(
+    *, user, order_id: int, quantity: Decimal | None = None, price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+) -> tuple[Order, EngineCommand]:
+    """Journal an amend (new total quantity, price, stop price; None keeps
+    the current value) and lock what it may need beyond the current lock.
+
+    The order row is left as it is: the matcher writes the new values when
+    it applies the amend, and then releases what the lock holds beyond what
+    the order still needs. Any refusal raised here writes nothing.
+    """
+    with transaction.atomic():
+        order = _order_for_update(user=user, order_id=order_id)
+        if order.is_final:
+            raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
+        if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
+            raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
+        request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
+        if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
+            raise errors.AmendPending(order_id=order.id)
+        command = matching.submit_command(
+            order=order, kind=EngineCommand.Kind.AMEND,
+            quantity=request.quantity, price=request.price, stop_price=request.stop_price,
+        )
+        growth = _lock_growth(order, request)
+        if growth > 0:
+            balances.lock_order_funds(
+                order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
+            )
+            Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
+    return order, command
+
+
+def _order_for_update(*, user, order_id: int) -> Order:
+    try:
+        # Lock the order row only: a plain FOR UPDATE would also lock the joined
+        # symbol row, which the matcher holds while a batch writes last_price.
+        return Order.objects.select_for_update(of=("self",)).select_related("symbol").get(id=order_id, user=user)
+    except Order.DoesNotExist:
+        raise errors.OrderNotFound(order_id=order_id) from None
+
+
+def _amended_request(order: Order, *, quantity, price, stop_price) -> OrderRequest:
+    """The order as amended, judged by the rules a new order passes."""
+    if stop_price is not None and order.triggered and stop_price != order.stop_price:
+        raise errors.InvalidPrice("A triggered stop's stop_price cannot change.", field="stop_price")
+    request = OrderRequest(
+        symbol=order.symbol, side=order.side, type=order.type,
+        quantity=order.quantity if quantity is None else quantity,
+        price=order.price if price is None else price,
+        stop_price=order.stop_price if stop_price is None else stop_price,
+        time_in_force=order.time_in_force, post_only=order.post_only,
+        self_trade_prevention=order.self_trade_prevention,
+    )
+    validate_order(request)
+    if request.quantity <= order.filled_quantity:
+        raise errors.InvalidQuantity(
+            "quantity (the new total) must stay above the filled quantity.", filled_quantity=f"{order.filled_quantity:f}"
+        )
+    risk.check_symbol_limits(request)
+    return request
+
+
+def _lock_growth(order: Order, request: OrderRequest) -> Decimal:
+    """What the lock must grow by to cover the amended order whatever
+    fills the old version gets before the matcher applies the amend.
+
+    A sell needs its total quantity. A limit buy needs what it spent plus its
+    price times what is left; until the amend is applied the old version may
+    still fill at its old price, at most up to the smaller quantity, so the
+    bound counts those lots at the higher of the two prices.
+    """
+    if order.side == c.SELL:
+        return request.quantity - order.locked_amount
+    filled, old_price, new_price = order.filled_quantity, order.price, request.price
+    needed = order.executed_quote + new_price * (request.quantity - filled)
+    if old_price > new_price:
+        needed += (old_price - new_price) * (min(order.quantity, request.quantity) - filled)
+    return needed - order.locked_amount
 
 
 class Outcome(enum.Enum):
@@ -158,10 +237,14 @@ def place_order_and_wait(*, user, request: OrderRequest, timeout: float | None =
     return own_order(user=user, order_id=order.id), outcome
 
 
-def cancel_order_and_wait(*, user, order_id: int, timeout: float | None = None) -> tuple[Order, Outcome]:
-    """Cancel an order and wait for the matcher. Raises OrderNotCancellable
-    when the order filled (or ended otherwise) before the cancel reached
-    the book."""
+def cancel_order_and_wait(
+    *, user, order_id: int | None = None, client_order_id: str = "", timeout: float | None = None
+) -> tuple[Order, Outcome]:
+    """Cancel an order (by id, or else by client_order_id) and wait for the
+    matcher. Raises OrderNotCancellable when the order filled (or ended
+    otherwise) before the cancel reached the book."""
+    if order_id is None:
+        order_id = selectors.own_order_id(user=user, client_order_id=client_order_id)
     order, command = cancel_order(user=user, order_id=order_id)
     outcome = _wait(command, timeout)
     order = own_order(user=user, order_id=order.id)
@@ -170,9 +253,46 @@ def cancel_order_and_wait(*, user, order_id: int, timeout: float | None = None) 
     return order, outcome
 
 
+def amend_order_and_wait(
+    *, user, order_id: int | None = None, client_order_id: str = "", timeout: float | None = None, **values
+) -> tuple[Order, Outcome]:
+    """Amend an order (by id, or else by client_order_id) and wait for the
+    matcher. Raises OrderNotCancellable when the order ended before the
+    amend reached the book (the amend was then a no-op); an order that the
+    amend itself made trade to the end is answered as it stands."""
+    if order_id is None:
+        order_id = selectors.own_order_id(user=user, client_order_id=client_order_id)
+    _, command = amend_order(user=user, order_id=order_id, **values)
+    outcome = _wait(command, timeout)
+    order = own_order(user=user, order_id=order_id)
+    amended = (order.quantity, order.price, order.stop_price) == (command.quantity, command.price, command.stop_price)
+    if outcome is Outcome.APPLIED and order.is_final and not amended:
+        raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
+    return order, outcome
+
+
 def _wait(command: EngineCommand, timeout: float | None) -> Outcome:
     timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
     return Outcome.APPLIED if matching.wait_for_command(command.id, timeout) else Outcome.PENDING
+
+
+def _journal_cancels(*, user, order_ids: list[int], reason: str) -> list[tuple[Order, EngineCommand]]:
+    """Journal a cancel for each of the user's orders; an order that ended
+    meanwhile is skipped. Returns (order, command) of those journaled."""
+    journaled = []
+    for order_id in order_ids:
+        try:
+            journaled.append(cancel_order(user=user, order_id=order_id, reason=reason))
+        except errors.OrderNotCancellable:
+            continue
+    return journaled
+
+
+def _live_order_ids(*, user_id: int, symbol_id: int | None = None) -> list[int]:
+    queryset = Order.objects.filter(user_id=user_id, status__in=Order.LIVE_STATUSES)
+    if symbol_id is not None:
+        queryset = queryset.filter(symbol_id=symbol_id)
+    return list(queryset.order_by("id").values_list("id", flat=True))
 
 
 @transaction.atomic
@@ -187,14 +307,33 @@ def cancel_all_orders(*, user_id: int, actor, reason: str = CANCELLED_BY_OPERATO
     if user is None:
         raise UserNotFound(user_id=user_id)
     reason = (reason or CANCELLED_BY_OPERATOR)[:64]
-    order_ids = list(Order.objects.filter(user_id=user_id, status__in=Order.LIVE_STATUSES).order_by("id").values_list("id", flat=True))
-    cancelled = 0
-    for order_id in order_ids:
-        try:
-            cancel_order(user=user, order_id=order_id, reason=reason)
-        except errors.OrderNotCancellable:
-            continue
-        cancelled += 1
-    result = {"cancelled": cancelled, "total": len(order_ids)}
+    order_ids = _live_order_ids(user_id=user_id)
+    journaled = _journal_cancels(user=user, order_ids=order_ids, reason=reason)
+    result = {"cancelled": len(journaled), "total": len(order_ids)}
     record_audit(actor=actor, action="orders.cancel_all", target=f"user:{user_id}", payload={"reason": reason, "order_ids": order_ids, **result}, ip=ip)
     return result
+
+
+def cancel_own_orders_and_wait(*, user, symbol_id: int | None = None, timeout: float | None = None) -> tuple[list[Order], Outcome]:
+    """Cancel every live order of the user (of one symbol, or all), stops
+    included, in one transaction, and wait for the matcher(s).
+
+    Returns the orders a cancel was journaled for, as they then stand, and
+    APPLIED when every cancel was applied in time, else PENDING.
+    """
+    with transaction.atomic():
+        order_ids = _live_order_ids(user_id=user.id, symbol_id=symbol_id)
+        journaled = _journal_cancels(user=user, order_ids=order_ids, reason=c.CANCELLED_BY_USER)
+    outcome = _wait_all([command for _, command in journaled], timeout)
+    orders = selectors.orders_for_user(user=user).filter(id__in=[order.id for order, _ in journaled]).order_by("id")
+    return list(orders), outcome
+
+
+def _wait_all(commands: list[EngineCommand], timeout: float | None) -> Outcome:
+    """Wait for several commands under one deadline."""
+    timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    for command in commands:
+        if not matching.wait_for_command(command.id, max(0.0, deadline - time.monotonic())):
+            return Outcome.PENDING
+    return Outcome.APPLIED

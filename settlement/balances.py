@@ -45,11 +45,12 @@ def available_for_update(*, user_id: int, asset: str) -> Decimal:
     return Decimal("0") if balance is None else balance.available
 
 
-def lock_order_funds(*, order_id: int, user_id: int, asset: str, amount: Decimal) -> None:
+def lock_order_funds(*, order_id: int, user_id: int, asset: str, amount: Decimal, leg: str = "lock") -> None:
     """Move an order's funds from available to locked, or raise InsufficientBalance.
 
     A single conditional UPDATE: two orders racing for the same funds cannot
-    both win. Call inside the transaction that writes the order.
+    both win. Call inside the transaction that writes the order. A later lock
+    for the same order (an amend) names its own leg.
     """
     if amount <= 0:
         raise InsufficientBalance(asset=asset, required=str(amount))
@@ -58,15 +59,16 @@ def lock_order_funds(*, order_id: int, user_id: int, asset: str, amount: Decimal
     )
     if not updated:
         raise InsufficientBalance(asset=asset, required=f"{amount:f}")
-    ledger.record(kind=Kind.ORDER_LOCK, reference=f"order:{order_id}", lines=move(user_id, asset, amount, source=AVAILABLE, target=LOCKED, leg="lock"))
+    ledger.record(kind=Kind.ORDER_LOCK, reference=f"order:{order_id}", lines=move(user_id, asset, amount, source=AVAILABLE, target=LOCKED, leg=leg))
 
 
-def release_order_funds(releases: Iterable[tuple[int, int, str, Decimal]]) -> None:
+def release_order_funds(releases: Iterable[tuple[int, int, str, Decimal]], *, leg: str = "release") -> None:
     """Give back what finished orders locked but did not use.
 
     Each release is (order id, user id, asset, amount). Call inside the
-    matcher's batch transaction.
+    matcher's batch transaction. A release before the order ends (an amend
+    shrinking it) names its own leg.
     """
     for order_id, user_id, asset, amount in releases:
         if amount:
-            ledger.post(kind=Kind.ORDER_RELEASE, reference=f"order:{order_id}", lines=move(user_id, asset, amount, source=LOCKED, target=AVAILABLE, leg="release"))
+            ledger.post(kind=Kind.ORDER_RELEASE, reference=f"order:{order_id}", lines=move(user_id, asset, amount, source=LOCKED, target=AVAILABLE, leg=leg))

@@ -97,6 +97,38 @@ class MatchingEngine:
         self.touched[order.id] = order
         return True
 
+    def amend(self, order_id: int, *, quantity: int, price: int | None, stop_price: int | None) -> Order | None:
+        """Change a live order's total quantity, price or stop price.
+
+        Only a lower quantity (price and stop unchanged) keeps the order's
+        time priority: it is reduced in place. Anything else is a
+        cancel-replace within this one command: the old version leaves the
+        book and the new one, with the same id, is placed as if new (at the
+        back of its level; it trades as a taker if it now crosses, under its
+        self-trade prevention; a stop that now fires is triggered). A
+        post-only order that would cross is refused instead.
+
+        Returns the order now live under the id (a new object after a
+        cancel-replace, or a final one if it traded away at once), or None
+        when nothing changed: no such live order, or `quantity` not above
+        what it already filled (the command still counts in `sequence`).
+        """
+        order = self.get(order_id)
+        if order is None or quantity <= order.filled:
+            self.sequence += 1
+            return None
+        if price == order.price and stop_price == order.stop_price and quantity <= order.quantity:
+            self.sequence += 1
+            self._reduce(order, quantity)
+            return order
+        if order.post_only and self._would_take(order.side, price):
+            self.sequence += 1
+            return None
+        self._remove_live(order)
+        replacement = self._replacement(order, quantity=quantity, price=price, stop_price=stop_price)
+        self.place(replacement)
+        return replacement
+
     def restore(self, order: Order) -> None:
         """Put back a resting order or untriggered stop read from storage.
 
@@ -297,6 +329,48 @@ class MatchingEngine:
                 if want == 0:
                     return True
         return False
+
+    def _reduce(self, order: Order, quantity: int) -> None:
+        """Lower a live order's total quantity where it stands."""
+        if order.id in self.resting:
+            book = self.bids if order.side == BUY else self.asks
+            book.levels[order.price].quantity -= order.quantity - quantity
+        order.quantity = quantity
+        self.touched[order.id] = order
+
+    def _would_take(self, side: str, price: int | None) -> bool:
+        best = self.best_ask() if side == BUY else self.best_bid()
+        return best is not None and price is not None and (best <= price if side == BUY else best >= price)
+
+    def _remove_live(self, order: Order) -> None:
+        """Take a live order out of the book or the stop book; the object is
+        retired (CANCELLED) so its stale queue entry is skipped."""
+        if self.resting.pop(order.id, None) is not None:
+            order.status = CANCELLED
+            (self.bids if order.side == BUY else self.asks).remove(order)
+        else:
+            self.stops.remove(order.id)
+            order.status = CANCELLED
+
+    @staticmethod
+    def _replacement(order: Order, *, quantity: int, price: int | None, stop_price: int | None) -> Order:
+        """The amended version of an order: same id, fills and trigger state."""
+        return Order(
+            order.id,
+            order.user_id,
+            order.side,
+            quantity,
+            price,
+            type=order.type,
+            time_in_force=order.time_in_force,
+            stop_price=stop_price,
+            quote_budget=order.quote_budget,
+            post_only=order.post_only,
+            stp=order.stp,
+            filled=order.filled,
+            spent=order.spent,
+            triggered=order.triggered,
+        )
 
     def _cancel_resting(self, order: Order, reason: str) -> None:
         order.status = CANCELLED

@@ -48,6 +48,21 @@ class PlaceOrderSerializer(serializers.Serializer):
     )
 
 
+class AmendOrderSerializer(serializers.Serializer):
+    """New values for a live order; what is left out stays as it is."""
+
+    quantity = serializers.DecimalField(
+        **AMOUNT, required=False, help_text="The new total quantity, filled part included; must stay above it."
+    )
+    price = serializers.DecimalField(**AMOUNT, required=False)
+    stop_price = serializers.DecimalField(**AMOUNT, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Give quantity, price or stop_price.")
+        return attrs
+
+
 class FillSerializer(serializers.ModelSerializer):
     trade = serializers.IntegerField(source="trade_id", read_only=True, help_text="The trade's id.")
     trade_id = serializers.IntegerField(read_only=True)
@@ -136,3 +151,9 @@ class OrderSerializer(serializers.ModelSerializer):
         if not order.filled_quantity:
             return []
         return FillSerializer(order.fills.all(), many=True).data
+
+
+class CancelledOrdersSerializer(serializers.Serializer):
+    """The orders a cancel-all journaled cancels for, as they then stand."""
+
+    cancelled = OrderSerializer(many=True)

@@ -17,7 +17,14 @@ from orders.services import Outcome
 from orders.validation import OrderRequest
 from riskadmin.selectors import find_symbol
 
-from .serializers import AccountSerializer, FillSerializer, OrderSerializer, PlaceOrderSerializer
+from .serializers import (
+    AccountSerializer,
+    AmendOrderSerializer,
+    CancelledOrdersSerializer,
+    FillSerializer,
+    OrderSerializer,
+    PlaceOrderSerializer,
+)
 
 
 class AccountView(APIView):
@@ -27,6 +34,11 @@ class AccountView(APIView):
 
 
 PLACED_STATUS = {Outcome.REPEATED: status.HTTP_200_OK, Outcome.APPLIED: status.HTTP_201_CREATED, Outcome.PENDING: status.HTTP_202_ACCEPTED}
+AMEND_RESPONSES = {
+    200: OrderSerializer,
+    202: OpenApiResponse(OrderSerializer, description="Amend accepted, the matcher has not answered yet"),
+    **error_responses(400, 404, 409),
+}
 CANCELLED_STATUS = {Outcome.APPLIED: status.HTTP_200_OK, Outcome.PENDING: status.HTTP_202_ACCEPTED}
 
 
@@ -72,6 +84,18 @@ class OrderListCreateView(ListAPIView):
         order, outcome = services.place_order_and_wait(user=request.user, request=OrderRequest(**data))
         return Response(OrderSerializer(order).data, status=PLACED_STATUS[outcome])
 
+    @extend_schema(
+        parameters=[OpenApiParameter("symbol", str, description='Only this symbol ("BTC/USDT" or "BTC-USDT"); all when absent')],
+        responses={
+            200: CancelledOrdersSerializer,
+            202: OpenApiResponse(CancelledOrdersSerializer, description="Cancels accepted, the matcher has not answered for all yet"),
+            **error_responses(404),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        orders, outcome = services.cancel_own_orders_and_wait(user=request.user, symbol_id=_symbol_filter(request))
+        return Response(CancelledOrdersSerializer({"cancelled": orders}).data, status=CANCELLED_STATUS[outcome])
+
 
 class OrderDetailView(APIView):
     @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
@@ -88,6 +112,39 @@ class OrderDetailView(APIView):
     def delete(self, request: Request, order_id: int) -> Response:
         order, outcome = services.cancel_order_and_wait(user=request.user, order_id=order_id)
         return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+
+    @extend_schema(request=AmendOrderSerializer, responses=AMEND_RESPONSES)
+    def patch(self, request: Request, order_id: int) -> Response:
+        return _amend(request, order_id=order_id)
+
+
+def _amend(request: Request, **which) -> Response:
+    body = AmendOrderSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    order, outcome = services.amend_order_and_wait(user=request.user, **which, **body.validated_data)
+    return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+
+
+class OrderByClientIdView(APIView):
+    @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
+    def get(self, request: Request, client_order_id: str) -> Response:
+        order = selectors.own_order_by_client_id(user=request.user, client_order_id=client_order_id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        responses={
+            200: OrderSerializer,
+            202: OpenApiResponse(OrderSerializer, description="Cancel accepted, the matcher has not answered yet"),
+            **error_responses(404, 409),
+        }
+    )
+    def delete(self, request: Request, client_order_id: str) -> Response:
+        order, outcome = services.cancel_order_and_wait(user=request.user, client_order_id=client_order_id)
+        return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+
+    @extend_schema(request=AmendOrderSerializer, responses=AMEND_RESPONSES)
+    def patch(self, request: Request, client_order_id: str) -> Response:
+        return _amend(request, client_order_id=client_order_id)
 
 
 class FillListView(ListAPIView):

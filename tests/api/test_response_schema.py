@@ -11,6 +11,11 @@ from riskadmin.api import health
 BODIES = [
     ("/api/v1/account", "get", "200", "Account"),
     ("/api/v1/balances", "get", "200", "Balance"),
+    ("/api/v1/orders", "delete", "200", "CancelledOrders"),
+    ("/api/v1/orders/by-client-id/{client_order_id}", "get", "200", "Order"),
+    ("/api/v1/orders/by-client-id/{client_order_id}", "delete", "200", "Order"),
+    ("/api/v1/orders/by-client-id/{client_order_id}", "patch", "200", "Order"),
+    ("/api/v1/orders/{order_id}", "patch", "200", "Order"),
     ("/api/v1/symbols", "get", "200", "Symbol"),
     ("/api/v1/orderbook/{symbol}", "get", "200", "OrderBook"),
     ("/api/v1/trades/{symbol}", "get", "200", "PublicTrade"),

@@ -1,7 +1,7 @@
 """Property: whatever traders do, money is conserved.
 
-Random streams of limit (GTC/IOC/FOK), market and stop orders and cancels
-from a few traders go through the real services and matcher. Settlement runs
+Random streams of limit (GTC/IOC/FOK), market and stop orders, cancels and
+amends from a few traders go through the real services and matcher. Settlement runs
 either at once (eager Celery, the matcher's own hand-off) or is held back and
 released trade by trade in random order. After every step the reconcile
 checks must hold: per-asset conservation, balances equal to the ledger, no
@@ -24,7 +24,7 @@ from core.errors import DomainError
 from matching import host
 from matching.host import Matcher
 from orders.models import Order, Trade
-from orders.services import cancel_order
+from orders.services import amend_order, cancel_order
 from settlement import reconcile, tasks
 from settlement.models import Balance
 from tests.factories import make_symbol, make_user, place
@@ -42,9 +42,10 @@ limit_order = st.tuples(st.just("limit"), trader, side, lots, price, st.sampled_
 market_order = st.tuples(st.just("market"), trader, side, lots, st.one_of(st.none(), st.integers(50, 1500)))
 stop_order = st.tuples(st.just("stop"), trader, side, lots, price)
 cancel = st.tuples(st.just("cancel"), trader, st.integers(0, 30))
+amend = st.tuples(st.just("amend"), trader, st.integers(0, 30), lots, price)
 match = st.just(("match",))
 settle_one = st.tuples(st.just("settle"), st.integers(0, 30))
-step = st.one_of(limit_order, limit_order, market_order, stop_order, cancel, match, match, settle_one)
+step = st.one_of(limit_order, limit_order, market_order, stop_order, cancel, amend, match, match, settle_one)
 
 
 def assert_reconciles(context: str) -> None:
@@ -74,10 +75,13 @@ class MoneyIsConservedUnderRandomTrading(TestCase):
                 kind, args = action[0], action[1:]
                 if kind == "match":
                     matcher.process_batch()
+                    self._assert_book_not_crossed(matcher.books[symbol.id].engine)
                 elif kind == "settle":
                     settle(*args)
                 elif kind == "cancel":
                     self._cancel(traders[args[0]], args[1])
+                elif kind == "amend":
+                    self._amend(traders[args[0]], *args[1:])
                 else:
                     self._place(symbol, traders[args[0]], kind, *args[1:])
                 assert_reconciles(f"step {number} {action}")
@@ -124,3 +128,24 @@ class MoneyIsConservedUnderRandomTrading(TestCase):
                 cancel_order(user=user, order_id=live[index % len(live)].id)
             except DomainError:
                 pass
+
+    @staticmethod
+    def _amend(user, index: int, lots: int, price: int) -> None:
+        """A new quantity for a live order, and a new price (or stop price) on every other one."""
+        live = list(Order.objects.filter(user=user, status__in=Order.LIVE_STATUSES).order_by("id"))
+        if not live:
+            return
+        order = live[index % len(live)]
+        values = {"quantity": D(lots) / 10}
+        if index % 2:
+            values["stop_price" if order.type == "STOP_MARKET" else "price"] = D(price)
+        try:
+            amend_order(user=user, order_id=order.id, **values)
+            event("amend accepted")
+        except DomainError:
+            pass  # refused (final, not amendable, not enough funds): the checks prove it wrote nothing
+
+    @staticmethod
+    def _assert_book_not_crossed(engine) -> None:
+        bid, ask = engine.best_bid(), engine.best_ask()
+        assert bid is None or ask is None or bid < ask, f"crossed book: bid {bid} >= ask {ask}"
