@@ -1,12 +1,15 @@
 """How fast the matcher drains a backlog of journalled commands.
 
     python bench/matcher_bench.py [--commands 20000] [--batch-size 500] [--traders 20] [--profile]
+                                  [--resting 50000] [--default-gc]
 
 Creates a private database (te_bench_<hex>) and migrates it, then journals N
 LIMIT orders (GTC, about a third crossing the spread, the rest resting) for
 20 funded traders with bulk SQL while no matcher runs: the orders as
 PENDING, their funds locked with the ledger's ORDER_LOCK lines, one PLACE
-command each, exactly what orders.services.place_order leaves behind. Then a
+command each, exactly what orders.services.place_order leaves behind. `--resting N` adds N one-lot
+orders already OPEN in the book, far from the mid, that the matcher loads
+at start (a deep book). Then a
 Matcher in this process loads the book and calls process_batch() until the
 journal is empty, timing the drain. Settlement tasks go to Redis (db 13, not
 eager) and are discarded; market data is published as in production.
@@ -59,7 +62,7 @@ def admin_sql(statement: str) -> None:
         conn.execute(statement)
 
 
-def journal(commands: int, traders: int, seed: int):
+def journal(commands: int, traders: int, seed: int, resting: int):
     """Write N PENDING limit orders, their locks and PLACE commands in bulk."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
@@ -97,11 +100,21 @@ def journal(commands: int, traders: int, seed: int):
             user=users[i % traders], symbol=symbol, side=side, type="LIMIT", time_in_force="GTC",
             price=price, quantity=quantity, locked_asset=asset, locked_amount=amount,
         ))
+    deep = []
+    for i in range(resting):
+        side = "BUY" if i % 2 else "SELL"
+        ticks = MID_TICKS + (-1 if side == "BUY" else 1) * (2_000 + (i // 2) % 5_000)
+        asset, amount = ("USDT", TICK * ticks * LOT) if side == "BUY" else ("BTC", LOT)
+        deep.append(Order(
+            user=users[i % traders], symbol=symbol, side=side, type="LIMIT", time_in_force="GTC", price=TICK * ticks,
+            quantity=LOT, locked_asset=asset, locked_amount=amount, status="OPEN", sequence=i + 1,
+        ))
     with transaction.atomic():
+        Order.objects.bulk_create(deep, batch_size=5000)
         Order.objects.bulk_create(orders, batch_size=2000)
         locked: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
         entries = []
-        for order in orders:
+        for order in deep + orders:
             locked[(order.user_id, order.locked_asset)] += order.locked_amount
             entries += [
                 LedgerEntry(account_id=line.account_id, asset=line.asset, bucket=line.bucket, amount=line.amount,
@@ -139,9 +152,15 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
     counts: list[int] = []
     current = [0]
 
+    seconds_by_statement: dict[str, float] = defaultdict(float)
+
     def count(execute, sql, params, many, context):
         current[0] += 1
-        return execute(sql, params, many, context)
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            seconds_by_statement[" ".join(sql.split()[:3])] += time.perf_counter() - t0
 
     after_commit = matcher._after_commit
     after_commit_seconds = [0.0]
@@ -152,6 +171,17 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
         after_commit_seconds[0] += time.perf_counter() - t0
 
     matcher._after_commit = timed_after_commit
+    gc_seconds, gc_runs, gc_started = [0.0], [0, 0], [0.0]
+
+    def gc_clock(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_seconds[0] += time.perf_counter() - gc_started[0]
+            gc_runs[0] += 1
+            gc_runs[1] += info["generation"] == 2
+
+    gc.callbacks.append(gc_clock)
     profiler = cProfile.Profile() if profile else None
     drained = 0
     cpu_me, cpu_pg = sum(me.cpu_times()[:2]), sum(backend.cpu_times()[:2])
@@ -169,6 +199,7 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
         if profiler:
             profiler.disable()
     elapsed = time.perf_counter() - started
+    gc.callbacks.remove(gc_clock)
     cpu_me, cpu_pg = sum(me.cpu_times()[:2]) - cpu_me, sum(backend.cpu_times()[:2]) - cpu_pg
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
@@ -178,6 +209,8 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
         "after_commit": after_commit_seconds[0],
         "trades": Trade.objects.count(),
         "statements": counts,
+        "seconds_by_statement": seconds_by_statement,
+        "gc": (gc_runs[0], gc_runs[1], gc_seconds[0]),
         "cpu_matcher": cpu_me,
         "cpu_postgres": cpu_pg,
     }
@@ -189,6 +222,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--traders", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--resting", type=int, default=0, help="orders resting in the book before the backlog")
     parser.add_argument("--profile", action="store_true", help="run the drain under cProfile")
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC settings (run_matcher tunes them)")
     args = parser.parse_args()
@@ -220,8 +254,8 @@ def main() -> None:
         redis_client.delete("celery")
 
         t0 = time.monotonic()
-        symbol = journal(args.commands, args.traders, args.seed)
-        print(f"journalled {args.commands} commands in {time.monotonic() - t0:.1f}s (not timed)")
+        symbol = journal(args.commands, args.traders, args.seed, args.resting)
+        print(f"{args.resting} orders resting; journalled {args.commands} commands in {time.monotonic() - t0:.1f}s (not timed)")
         r = drain(symbol, args.batch_size, args.profile, args.default_gc)
         publisher.shutdown()
 
@@ -233,6 +267,11 @@ def main() -> None:
         print(f"  after commit (announce, enqueue settlement, publish): {r['after_commit']:.2f}s of it;"
               f" batches alone (read, match, write, commit): {n / (elapsed - r['after_commit']):,.0f} commands/s")
         print(f"statements per batch: min {min(counts)}, median {statistics.median(counts):.0f}, max {max(counts)}")
+        waits = sorted(r["seconds_by_statement"].items(), key=lambda kv: -kv[1])
+        print(f"statement time (wall, summed over batches): {sum(s for _, s in waits):.2f}s: "
+              + ", ".join(f"{name}... {seconds:.2f}s" for name, seconds in waits[:6]))
+        print(f"garbage collector: {r['gc'][0]} collections ({r['gc'][1]} full), {r['gc'][2] * 1000:.0f} ms"
+              f" ({'CPython defaults' if args.default_gc else 'run_matcher settings: thresholds raised, loaded book frozen'})")
         print(f"CPU per command: matcher process {1000 * r['cpu_matcher'] / n:.3f} ms, PostgreSQL backend {1000 * r['cpu_postgres'] / n:.3f} ms")
         if n != args.commands:
             raise SystemExit(f"drained {n} of {args.commands} commands")
