@@ -1,6 +1,7 @@
 """Benchmark of the pure matching core (matching/engine), no database or I/O.
 
     python bench/engine_bench.py [--ops 1000000] [--seed 42] [--runs 5] [--skip-stops] [--skip-fok]
+    python bench/engine_bench.py --deep 50000 [--ops 200000] [--runs 3]
 
 A seeded command stream (about 60% limit, 25% cancel of a live order, 10%
 market, 5% IOC) is generated first, and its orders are built before the clock
@@ -12,6 +13,11 @@ slows the throughput figure. Finally the stop book's trigger check is timed
 with 10k and 100k untriggered stops resting, and the stream is replayed again
 with those stops waiting in the engine. Last, a FOK order's pre-check is
 timed against 1k and 100k price levels.
+
+`--deep N` measures only the cyclic garbage collector's share on a deep
+book: N resting orders that the stream never reaches are loaded first, then
+the stream is replayed with the GC as CPython sets it up and with the loaded
+book frozen (gc.freeze) under default and raised thresholds, side by side.
 """
 
 from __future__ import annotations
@@ -265,6 +271,107 @@ def throughput_with_stops(commands: list[tuple], resting: int, seed: int) -> Non
     )
 
 
+# ---------------------------------------------------------------- deep book
+
+DEFAULT_THRESHOLDS = (700, 10, 10)
+# (name, freeze the loaded book, gc thresholds); the last is what run_matcher sets.
+GC_MODES = (
+    ("gc default", False, DEFAULT_THRESHOLDS),
+    ("book frozen", True, DEFAULT_THRESHOLDS),
+    ("frozen + thresholds", True, (50_000, 20, 100)),
+)
+
+
+def deep_orders(resting: int, first_id: int) -> list[Order]:
+    """Resting limits far from the mid (the stream never reaches them), one
+    lot each on a few thousand levels per side, as a loaded book holds."""
+    orders = []
+    for i in range(resting):
+        side = c.BUY if i % 2 else c.SELL
+        away = 2_000 + (i // 2) % 5_000
+        price = MID - away if side == c.BUY else MID + away
+        orders.append(Order(first_id + i, 1 + i % USERS, side, 1, price))
+    return orders
+
+
+class GcClock:
+    """Collections and the time spent in them, from gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.pauses: list[int] = []
+        self.full = 0
+        self._t0 = 0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+        else:
+            self.pauses.append(time.perf_counter_ns() - self._t0)
+            self.full += info["generation"] == 2
+
+
+def deep_run(commands: list[tuple], resting: int, freeze: bool, thresholds: tuple):
+    """One replay of the stream into an engine holding `resting` orders:
+    (seconds, sorted per-command ns, collections seen). Every command is timed
+    on its own (each 100th with its drain); the clock is a small share."""
+    gc.unfreeze()
+    gc.set_threshold(*DEFAULT_THRESHOLDS)
+    gc.collect()
+    engine = MatchingEngine("DEEP")
+    gc.freeze()  # the benchmark's own stream: not the engine's cost in any mode
+    for order in deep_orders(resting, 10**9):
+        engine.place(order)
+    engine.drain()
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    gc.set_threshold(*thresholds)
+    clock = GcClock()
+    gc.callbacks.append(clock)
+    # Each order is built inside the run, as the matcher builds one per
+    # command, so the collector sees the matcher's allocation pattern.
+    place, cancel, drain = engine.place, engine.cancel, engine.drain
+    timer = time.perf_counter_ns
+    samples = [0] * len(commands)
+    try:
+        started = timer()
+        for i, cmd in enumerate(commands):
+            t0 = timer()
+            if cmd[0] == "place":
+                place(build(cmd))
+            else:
+                cancel(cmd[1])
+            if i % BATCH == BATCH - 1:
+                drain()
+            samples[i] = timer() - t0
+        elapsed = (timer() - started) / 1e9
+    finally:
+        gc.callbacks.remove(clock)
+        gc.set_threshold(*DEFAULT_THRESHOLDS)
+        gc.unfreeze()
+    assert len(engine.resting) >= resting
+    return elapsed, sorted(samples), clock
+
+
+def deep_bench(commands: list[tuple], resting: int, runs: int) -> None:
+    print(f"\ndeep book: {resting:,} resting orders loaded before the stream (out of its reach)")
+    print(f"  {'mode':<20} {'thresholds':<17} {'best ops/s':>11} {'median':>11} {'p99 us':>8} {'p99.9 us':>9}"
+          f" {'max us':>9} {'GCs':>6} {'full':>5} {'GC ms':>7}")
+    for name, freeze, thresholds in GC_MODES:
+        times, samples, clock = [], [], None
+        for _ in range(runs):
+            elapsed, run_samples, clock = deep_run(commands, resting, freeze, thresholds)
+            times.append(elapsed)
+            samples = max(samples, run_samples, key=lambda s: percentile(s, 0.99) if s else 0)
+        times.sort()
+        print(
+            f"  {name:<20} {str(thresholds):<17} {len(commands) / times[0]:>11,.0f} {len(commands) / times[len(times) // 2]:>11,.0f}"
+            f" {percentile(samples, 0.99) / 1000:>8.2f} {percentile(samples, 0.999) / 1000:>9.2f} {samples[-1] / 1000:>9.1f}"
+            f" {len(clock.pauses):>6} {clock.full:>5} {sum(clock.pauses) / 1e6:>7.1f}"
+        )
+    print("  (GCs, full, GC ms: collections during the last run; p99 of the run with the worst p99)")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -294,6 +401,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed throughput runs (best and median shown)")
     parser.add_argument("--skip-stops", action="store_true", help="skip the stop-trigger benchmark")
     parser.add_argument("--skip-fok", action="store_true", help="skip the FOK pre-check benchmark")
+    parser.add_argument("--deep", type=int, default=0, metavar="N",
+                        help="only the GC comparison on a book of N resting orders (e.g. 50000)")
     args = parser.parse_args()
 
     print(f"machine: {platform.platform()}; {cpu_model()}; {os.cpu_count()} cpus")
@@ -315,6 +424,10 @@ def main() -> None:
             kinds["limit"] += 1
     mix = ", ".join(f"{k} {100 * v / len(commands):.1f}%" for k, v in kinds.items())
     print(f"         generated in {time.perf_counter() - t0:.1f} s (not timed): {mix}")
+    if args.deep:
+        deep_bench(commands, args.deep, args.runs)
+        print(f"\nload:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at the end)")
+        return
 
     print("\nthroughput (engine calls only):")
     results = []

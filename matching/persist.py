@@ -1,15 +1,21 @@
-"""Writing one batch of engine results: orders, trades, fills, released funds.
+"""Writing one batch of engine results: orders, trades, fills, released funds,
+each symbol's last price and matcher state.
 
-Runs inside the batch transaction; nothing here commits.
+Runs inside the batch transaction; nothing here commits. Every write is one
+statement over arrays (`unnest`) for all the symbols of the batch, so a
+batch costs the same number of statements whether it made one trade or
+thousands.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import connection
 from django.utils import timezone
 
+from matching.engine import MatchingEngine
 from matching.engine import Order as EngineOrder
 from matching.engine import Trade as EngineTrade
 from matching.engine import constants as c
@@ -18,9 +24,11 @@ from orders.models import Order as OrderRow
 from riskadmin.models import Symbol
 from settlement import balances
 
+from .models import MatcherState
+
 FEE_QUANTUM = Decimal("1e-8")
-# One statement for the whole batch (bulk_update's CASE per column costs more
-# to build than the write itself); it returns what releasing funds needs.
+# bulk_update's CASE per column costs more to build than the write itself;
+# this returns what releasing funds needs.
 UPDATE_ORDERS = """
 UPDATE orders_order AS o
 SET status = v.status, filled_quantity = v.filled_quantity, executed_quote = v.executed_quote,
@@ -33,6 +41,44 @@ FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[], %s::numeric[], %s::varch
 WHERE o.id = v.id
 RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
 """
+# Ids come back with (symbol, sequence), unique per trade: RETURNING's row
+# order is not something to rely on.
+INSERT_TRADES = f"""
+INSERT INTO {Trade._meta.db_table} (symbol_id, sequence, price, quantity, quote_quantity, taker_side,
+    maker_order_id, taker_order_id, buyer_id, seller_id, buyer_fee, seller_fee, executed_at,
+    settlement_status, settlement_error)
+SELECT v.*, %s, %s, '' FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],
+    %s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[]) AS v
+RETURNING id, symbol_id, sequence
+"""
+INSERT_FILLS = f"""
+INSERT INTO {Fill._meta.db_table} (trade_id, order_id, user_id, symbol_id, side, liquidity, price, quantity,
+    fee, fee_asset, executed_at)
+SELECT v.*, %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],
+    %s::numeric[], %s::numeric[], %s::numeric[], %s::varchar[]) AS v
+"""
+UPDATE_LAST_PRICES = f"""
+UPDATE {Symbol._meta.db_table} AS s SET last_price = v.last_price
+FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, last_price) WHERE s.id = v.id
+"""
+UPDATE_STATES = f"""
+UPDATE {MatcherState._meta.db_table} AS m
+SET book_sequence = v.book_sequence, trade_sequence = v.trade_sequence, order_sequence = v.order_sequence,
+    heartbeat_at = %s, owner = %s
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+     AS v(symbol_id, book_sequence, trade_sequence, order_sequence)
+WHERE m.symbol_id = v.symbol_id
+"""
+
+
+@dataclass
+class BookResults:
+    """What one symbol's engine produced in a batch (its drain)."""
+
+    symbol: Symbol
+    engine: MatchingEngine
+    trades: list[EngineTrade]
+    orders: list[EngineOrder]
 
 
 def fee(amount: Decimal, rate: Decimal) -> Decimal:
@@ -40,42 +86,50 @@ def fee(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(FEE_QUANTUM, rounding=ROUND_DOWN)
 
 
-def write_orders(symbol: Symbol, orders: list[EngineOrder]) -> None:
+def write_batch(results: list[BookResults], *, owner: str) -> dict[int, list[int]]:
+    """Store a batch's results for all its symbols; returns each symbol's
+    new trade ids, in trade order."""
+    write_orders(results)
+    trade_ids = write_trades(results)
+    write_book_states(results, owner=owner)
+    return trade_ids
+
+
+def write_orders(results: list[BookResults]) -> None:
     """Store the engine's view of each changed order and release what the
     finished ones no longer need."""
-    if not orders:
+    columns: tuple[list, ...] = tuple([] for _ in range(11))
+    by_id: dict[int, tuple[EngineOrder, object]] = {}
+    for r in results:
+        scale = r.symbol.scale
+        for o in r.orders:
+            for column, value in zip(columns, (
+                o.id, o.status, scale.quantity(o.filled), scale.quote(o.spent),
+                o.cancel_reason, o.reject_reason, o.seq, o.triggered,
+                # an amend changes these three
+                scale.quantity(o.quantity), None if o.price is None else scale.price(o.price),
+                None if o.stop_price is None else scale.price(o.stop_price),
+            )):
+                column.append(value)
+            by_id[o.id] = (o, scale)
+    if not by_id:
         return
-    scale = symbol.scale
-    columns = (
-        [o.id for o in orders],
-        [o.status for o in orders],
-        [scale.quantity(o.filled) for o in orders],
-        [scale.quote(o.spent) for o in orders],
-        [o.cancel_reason for o in orders],
-        [o.reject_reason for o in orders],
-        [o.seq for o in orders],
-        [o.triggered for o in orders],
-        [scale.quantity(o.quantity) for o in orders],  # amends change these three
-        [None if o.price is None else scale.price(o.price) for o in orders],
-        [None if o.stop_price is None else scale.price(o.stop_price) for o in orders],
-    )
     with connection.cursor() as cursor:
         cursor.execute(UPDATE_ORDERS, [timezone.now(), *columns])
         written = cursor.fetchall()
-    if len(written) != len(orders):
-        raise AssertionError(f"{len(orders)} orders changed in the engine, {len(written)} found to store")
-    by_id = {o.id: o for o in orders}
+    if len(written) != len(by_id):
+        raise AssertionError(f"{len(by_id)} orders changed in the engine, {len(written)} found to store")
     locks = [row[:5] for row in written if row[5] in c.FINAL_STATUSES]
     if locks:
-        release_unused_funds(scale, locks, by_id)
+        release_unused_funds(locks, by_id)
 
 
-def release_unused_funds(scale, locks: list[tuple], orders: dict[int, EngineOrder]) -> None:
+def release_unused_funds(locks: list[tuple], orders: dict[int, tuple[EngineOrder, object]]) -> None:
     """locks: (order id, user id, side, locked asset, locked amount) of
-    orders that reached a final state."""
+    orders that reached a final state; orders: engine order and scale by id."""
     releases = []
-    for order_id, user_id, side, asset, locked in locks:
-        engine_order = orders[order_id]
+    for order_id, user_id, side, asset, locked in sorted(locks):
+        engine_order, scale = orders[order_id]
         used = scale.quote(engine_order.spent) if side == c.BUY else scale.quantity(engine_order.filled)
         unused = locked - used
         if unused < 0:
@@ -106,62 +160,60 @@ def release_amend_surplus(symbol: Symbol, order: EngineOrder, *, command_id: int
         balances.release_order_funds([(order.id, user_id, asset, locked - needed)], leg=f"amend-release-{command_id}")
 
 
-def write_trades(symbol: Symbol, trades: list[EngineTrade]) -> list[int]:
-    """Insert trades and both fills of each; returns the new trade ids."""
-    if not trades:
-        return []
-    scale = symbol.scale
+def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
+    """Insert trades and both fills of each (two statements); returns each
+    symbol's new trade ids in trade order."""
+    trades: tuple[list, ...] = tuple([] for _ in range(12))
+    fills: list[tuple] = []  # (symbol id, trade seq, order, user, side, liquidity, price, quantity, fee, fee asset)
+    for r in results:
+        symbol, scale = r.symbol, r.symbol.scale
+        for t in r.trades:
+            price, quantity = scale.price(t.price), scale.quantity(t.quantity)
+            quote = scale.quote(t.price * t.quantity)
+            taker_buys = t.taker_side == c.BUY
+            buyer_id = t.taker_user_id if taker_buys else t.maker_user_id
+            seller_id = t.maker_user_id if taker_buys else t.taker_user_id
+            buyer_fee = fee(quantity, symbol.taker_fee if taker_buys else symbol.maker_fee)
+            seller_fee = fee(quote, symbol.maker_fee if taker_buys else symbol.taker_fee)
+            for column, value in zip(trades, (
+                symbol.id, t.seq, price, quantity, quote, t.taker_side, t.maker_order_id, t.taker_order_id,
+                buyer_id, seller_id, buyer_fee, seller_fee,
+            )):
+                column.append(value)
+            buy_order, sell_order = (t.taker_order_id, t.maker_order_id) if taker_buys else (t.maker_order_id, t.taker_order_id)
+            taker, maker = Fill.Liquidity.TAKER, Fill.Liquidity.MAKER
+            fills.append((symbol.id, t.seq, buy_order, buyer_id, c.BUY, taker if taker_buys else maker,
+                          price, quantity, buyer_fee, symbol.base_asset))
+            fills.append((symbol.id, t.seq, sell_order, seller_id, c.SELL, maker if taker_buys else taker,
+                          price, quantity, seller_fee, symbol.quote_asset))
+    if not fills:
+        return {}
     now = timezone.now()
-    rows = []
-    for t in trades:
-        price, quantity = scale.price(t.price), scale.quantity(t.quantity)
-        quote = scale.quote(t.price * t.quantity)
-        taker_buys = t.taker_side == c.BUY
-        buyer_rate = symbol.taker_fee if taker_buys else symbol.maker_fee
-        seller_rate = symbol.maker_fee if taker_buys else symbol.taker_fee
-        rows.append(
-            Trade(
-                symbol=symbol,
-                sequence=t.seq,
-                price=price,
-                quantity=quantity,
-                quote_quantity=quote,
-                taker_side=t.taker_side,
-                maker_order_id=t.maker_order_id,
-                taker_order_id=t.taker_order_id,
-                buyer_id=t.taker_user_id if taker_buys else t.maker_user_id,
-                seller_id=t.maker_user_id if taker_buys else t.taker_user_id,
-                buyer_fee=fee(quantity, buyer_rate),
-                seller_fee=fee(quote, seller_rate),
-                executed_at=now,
-            )
-        )
-    Trade.objects.bulk_create(rows, batch_size=500)
-    Fill.objects.bulk_create([fill for trade in rows for fill in _fills_of(symbol, trade)], batch_size=1000)
-    return [trade.id for trade in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_TRADES, [now, Trade.Settlement.PENDING, *trades])
+        ids = {(symbol_id, sequence): trade_id for trade_id, symbol_id, sequence in cursor.fetchall()}
+        if len(ids) != len(trades[0]):
+            raise AssertionError(f"{len(trades[0])} trades made, {len(ids)} stored")
+        columns = [[ids[(f[0], f[1])] for f in fills]] + [[f[k] for f in fills] for k in (2, 3, 0, 4, 5, 6, 7, 8, 9)]
+        cursor.execute(INSERT_FILLS, [now, *columns])
+    trade_ids: dict[int, list[int]] = {}
+    for symbol_id, sequence in zip(trades[0], trades[1]):
+        trade_ids.setdefault(symbol_id, []).append(ids[(symbol_id, sequence)])
+    return trade_ids
 
 
-def _fills_of(symbol: Symbol, trade: Trade) -> tuple[Fill, Fill]:
-    taker_buys = trade.taker_side == c.BUY
-    buy_order_id = trade.taker_order_id if taker_buys else trade.maker_order_id
-    sell_order_id = trade.maker_order_id if taker_buys else trade.taker_order_id
-    common = {"trade": trade, "symbol": symbol, "price": trade.price, "quantity": trade.quantity, "executed_at": trade.executed_at}
-    buy = Fill(
-        order_id=buy_order_id,
-        user_id=trade.buyer_id,
-        side=c.BUY,
-        liquidity=Fill.Liquidity.TAKER if taker_buys else Fill.Liquidity.MAKER,
-        fee=trade.buyer_fee,
-        fee_asset=symbol.base_asset,
-        **common,
-    )
-    sell = Fill(
-        order_id=sell_order_id,
-        user_id=trade.seller_id,
-        side=c.SELL,
-        liquidity=Fill.Liquidity.MAKER if taker_buys else Fill.Liquidity.TAKER,
-        fee=trade.seller_fee,
-        fee_asset=symbol.quote_asset,
-        **common,
-    )
-    return buy, sell
+def write_book_states(results: list[BookResults], *, owner: str) -> None:
+    """Each symbol's last price (where it traded) and matcher state."""
+    priced = [r for r in results if r.trades and r.engine.last_price is not None]
+    with connection.cursor() as cursor:
+        if priced:
+            for r in priced:
+                r.symbol.last_price = r.symbol.scale.price(r.engine.last_price)
+            cursor.execute(UPDATE_LAST_PRICES, [[r.symbol.id for r in priced], [r.symbol.last_price for r in priced]])
+        cursor.execute(UPDATE_STATES, [
+            timezone.now(), owner,
+            [r.symbol.id for r in results],
+            [r.engine.sequence for r in results],
+            [r.engine.trade_seq for r in results],
+            [r.engine.order_seq for r in results],
+        ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 from decimal import Decimal
 from io import StringIO
@@ -9,6 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError
 
+from matching import host
+from matching.host import Matcher
 from matching.models import EngineCommand
 from orders.models import Trade
 from tests.factories import place
@@ -66,3 +69,22 @@ def test_run_matcher_stops_before_matching_when_signalled_while_standing_by(symb
         command.handle(symbols="", batch_size=10, until_idle=True)
     assert sleeps == [0.5]
     assert "owns" not in out.getvalue()
+
+
+def test_run_matcher_raises_the_gc_thresholds_and_freezes_the_books_it_loaded(symbol, alice, restore_signals, monkeypatch):
+    place(alice, symbol, "SELL", "1", "100.00")
+    seen = []
+    monkeypatch.setattr(gc, "set_threshold", lambda *thresholds: seen.append(("thresholds", thresholds)))
+    monkeypatch.setattr(gc, "unfreeze", lambda: seen.append("unfreeze"))
+    monkeypatch.setattr(gc, "freeze", lambda: seen.append("freeze"))
+    load = Matcher.load
+
+    def recording_load(matcher):
+        load(matcher)
+        seen.append(("loaded", len(matcher.books[symbol.id].engine.resting)))
+
+    monkeypatch.setattr(Matcher, "load", recording_load)
+
+    run("run_matcher", "--symbols", "btc-usdt", "--until-idle")
+
+    assert seen == [("thresholds", host.GC_THRESHOLDS), "unfreeze", "freeze", ("loaded", 0)]

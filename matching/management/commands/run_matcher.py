@@ -8,6 +8,7 @@ batch and exit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections, connection
 
-from matching.host import Matcher
+from matching.host import GC_THRESHOLDS, Matcher
 from matching.services import NOTIFY_CHANNEL
 from riskadmin.models import Symbol
 
@@ -48,7 +49,8 @@ class Command(BaseCommand):
         self._acquire_ownership(self.listener, symbol_ids)
         if self.stopping:
             return
-        matcher = Matcher(symbol_ids, batch_size=batch_size, owner=owner)
+        gc.set_threshold(*GC_THRESHOLDS)
+        matcher = Matcher(symbol_ids, batch_size=batch_size, owner=owner, freeze_after_load=True)
         matcher.load()
         self.stdout.write(f"matcher {owner} owns {len(symbol_ids)} symbol(s)")
         self._loop(matcher, until_idle)

@@ -1,0 +1,292 @@
+"""How fast the matcher drains a backlog of journalled commands.
+
+    python bench/matcher_bench.py [--commands 20000] [--batch-size 500] [--traders 20] [--profile]
+                                  [--resting 50000] [--default-gc]
+
+Creates a private database (te_bench_<hex>) and migrates it, then journals N
+LIMIT orders (GTC, about a third crossing the spread, the rest resting) for
+20 funded traders with bulk SQL while no matcher runs: the orders as
+PENDING, their funds locked with the ledger's ORDER_LOCK lines, one PLACE
+command each, exactly what orders.services.place_order leaves behind. `--resting N` adds N one-lot
+orders already OPEN in the book, far from the mid, that the matcher loads
+at start (a deep book). Then a
+Matcher in this process loads the book and calls process_batch() until the
+journal is empty, timing the drain. Settlement tasks go to Redis (db 13, not
+eager) and are discarded; market data is published as in production.
+
+The process is set up as run_matcher sets it up (GC thresholds, the loaded
+book frozen) unless --default-gc. Reports commands/s, statements per batch (every statement the batches send,
+counted with connection.execute_wrapper), and CPU ms per command of this
+process and of its PostgreSQL backend (psutil). `--profile` runs the drain
+under cProfile and prints where the time goes. Finally `manage.py reconcile`
+checks the ledger against the balances, and the database is dropped.
+
+Loopback only (PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import os
+import platform
+import pstats
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+from machine import cpu_model  # bench/machine.py: the script's own folder is on sys.path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+MID_TICKS = 5_000_000  # 50000.00 at a 0.01 tick
+TICK = Decimal("0.01")
+LOT = Decimal("0.001")
+CROSSING = 0.35  # share of orders priced through the mid
+
+
+def admin_sql(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def journal(commands: int, traders: int, seed: int, resting: int):
+    """Write N PENDING limit orders, their locks and PLACE commands in bulk."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from matching.models import EngineCommand
+    from orders.models import Order
+    from riskadmin.services import upsert_symbol
+    from settlement.balances import deposit
+    from settlement.ledger import AVAILABLE, LOCKED, move
+    from settlement.models import Balance, LedgerEntry
+
+    symbol = upsert_symbol(
+        name="BTC/USDT", tick_size=TICK, step_size=LOT, min_quantity=LOT,
+        min_notional=Decimal("1"), maker_fee=Decimal("0.001"), taker_fee=Decimal("0.002"),
+    )
+    User = get_user_model()
+    users = [User.objects.create(username=f"trader{i}") for i in range(traders)]
+    for user in users:
+        deposit(user_id=user.id, asset="BTC", amount=Decimal(commands))
+        deposit(user_id=user.id, asset="USDT", amount=Decimal(commands) * 1_000_000)
+
+    rng = random.Random(seed)
+    orders = []
+    for i in range(commands):
+        side = "BUY" if rng.random() < 0.5 else "SELL"
+        away = -1 if side == "BUY" else 1  # passive bids below the mid, asks above
+        if rng.random() < CROSSING:
+            ticks = MID_TICKS - away * rng.randint(1, 20)
+        else:
+            ticks = MID_TICKS + away * rng.randint(1, 200)
+        price = TICK * ticks
+        quantity = LOT * rng.randint(1, 10)
+        asset, amount = ("USDT", price * quantity) if side == "BUY" else ("BTC", quantity)
+        orders.append(Order(
+            user=users[i % traders], symbol=symbol, side=side, type="LIMIT", time_in_force="GTC",
+            price=price, quantity=quantity, locked_asset=asset, locked_amount=amount,
+        ))
+    deep = []
+    for i in range(resting):
+        side = "BUY" if i % 2 else "SELL"
+        ticks = MID_TICKS + (-1 if side == "BUY" else 1) * (2_000 + (i // 2) % 5_000)
+        asset, amount = ("USDT", TICK * ticks * LOT) if side == "BUY" else ("BTC", LOT)
+        deep.append(Order(
+            user=users[i % traders], symbol=symbol, side=side, type="LIMIT", time_in_force="GTC", price=TICK * ticks,
+            quantity=LOT, locked_asset=asset, locked_amount=amount, status="OPEN", sequence=i + 1,
+        ))
+    with transaction.atomic():
+        Order.objects.bulk_create(deep, batch_size=5000)
+        Order.objects.bulk_create(orders, batch_size=2000)
+        locked: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+        entries = []
+        for order in deep + orders:
+            locked[(order.user_id, order.locked_asset)] += order.locked_amount
+            entries += [
+                LedgerEntry(account_id=line.account_id, asset=line.asset, bucket=line.bucket, amount=line.amount,
+                            kind=LedgerEntry.Kind.ORDER_LOCK, reference=f"order:{order.id}", leg=line.leg)
+                for line in move(order.user_id, order.locked_asset, order.locked_amount, source=AVAILABLE, target=LOCKED, leg="lock")
+            ]
+        LedgerEntry.objects.bulk_create(entries, batch_size=5000)
+        for (user_id, asset), amount in locked.items():
+            balance = Balance.objects.select_for_update().get(user_id=user_id, asset=asset)
+            balance.available -= amount
+            balance.locked += amount
+            balance.save(update_fields=["available", "locked", "updated_at"])
+        EngineCommand.objects.bulk_create(
+            [EngineCommand(symbol=symbol, kind=EngineCommand.Kind.PLACE, order=order) for order in orders], batch_size=5000
+        )
+    return symbol
+
+
+def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
+    import psutil
+    from django.db import connection
+
+    from matching.host import GC_THRESHOLDS, Matcher
+    from orders.models import Trade
+
+    if not default_gc:  # as run_matcher sets up its process
+        gc.set_threshold(*GC_THRESHOLDS)
+    matcher = Matcher([symbol.id], batch_size=batch_size, owner="bench", freeze_after_load=not default_gc)
+    matcher.load()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = psutil.Process(cursor.fetchone()[0])
+    me = psutil.Process()
+
+    counts: list[int] = []
+    current = [0]
+
+    seconds_by_statement: dict[str, float] = defaultdict(float)
+
+    def count(execute, sql, params, many, context):
+        current[0] += 1
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            seconds_by_statement[" ".join(sql.split()[:3])] += time.perf_counter() - t0
+
+    after_commit = matcher._after_commit
+    after_commit_seconds = [0.0]
+
+    def timed_after_commit(result):
+        t0 = time.perf_counter()
+        after_commit(result)
+        after_commit_seconds[0] += time.perf_counter() - t0
+
+    matcher._after_commit = timed_after_commit
+    gc_seconds, gc_runs, gc_started = [0.0], [0, 0], [0.0]
+
+    def gc_clock(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_seconds[0] += time.perf_counter() - gc_started[0]
+            gc_runs[0] += 1
+            gc_runs[1] += info["generation"] == 2
+
+    gc.callbacks.append(gc_clock)
+    profiler = cProfile.Profile() if profile else None
+    drained = 0
+    cpu_me, cpu_pg = sum(me.cpu_times()[:2]), sum(backend.cpu_times()[:2])
+    started = time.perf_counter()
+    with connection.execute_wrapper(count):
+        if profiler:
+            profiler.enable()
+        while True:
+            current[0] = 0
+            result = matcher.process_batch()
+            if not len(result):
+                break
+            counts.append(current[0])
+            drained += len(result)
+        if profiler:
+            profiler.disable()
+    elapsed = time.perf_counter() - started
+    gc.callbacks.remove(gc_clock)
+    cpu_me, cpu_pg = sum(me.cpu_times()[:2]) - cpu_me, sum(backend.cpu_times()[:2]) - cpu_pg
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    return {
+        "drained": drained,
+        "elapsed": elapsed,
+        "after_commit": after_commit_seconds[0],
+        "trades": Trade.objects.count(),
+        "statements": counts,
+        "seconds_by_statement": seconds_by_statement,
+        "gc": (gc_runs[0], gc_runs[1], gc_seconds[0]),
+        "cpu_matcher": cpu_me,
+        "cpu_postgres": cpu_pg,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--traders", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--resting", type=int, default=0, help="orders resting in the book before the backlog")
+    parser.add_argument("--profile", action="store_true", help="run the drain under cProfile")
+    parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC settings (run_matcher tunes them)")
+    args = parser.parse_args()
+
+    db_name = f"te_bench_{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{PG_SERVER}/{db_name}",
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "WALLET_SERVICE_URL": "",
+        "DJANGO_SETTINGS_MODULE": "tradeengine.settings",
+    }
+    os.environ.update(env)
+    admin_sql(f'CREATE DATABASE "{db_name}"')
+    redis_client = None
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+        import django
+
+        django.setup()
+        import redis
+        from django.core.management import call_command
+
+        from marketdata import publisher
+
+        redis_client = redis.Redis.from_url(REDIS_URL)
+        redis_client.delete("celery")
+
+        t0 = time.monotonic()
+        symbol = journal(args.commands, args.traders, args.seed, args.resting)
+        print(f"{args.resting} orders resting; journalled {args.commands} commands in {time.monotonic() - t0:.1f}s (not timed)")
+        r = drain(symbol, args.batch_size, args.profile, args.default_gc)
+        publisher.shutdown()
+
+        n, elapsed, counts = r["drained"], r["elapsed"], r["statements"]
+        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+        print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at the end)")
+        print(f"drained {n} commands ({r['trades']} trades) in {len(counts)} batches of up to {args.batch_size}: {elapsed:.2f}s")
+        print(f"throughput: {n / elapsed:,.0f} commands/s{' (under cProfile)' if args.profile else ''}")
+        print(f"  after commit (announce, enqueue settlement, publish): {r['after_commit']:.2f}s of it;"
+              f" batches alone (read, match, write, commit): {n / (elapsed - r['after_commit']):,.0f} commands/s")
+        print(f"statements per batch: min {min(counts)}, median {statistics.median(counts):.0f}, max {max(counts)}")
+        waits = sorted(r["seconds_by_statement"].items(), key=lambda kv: -kv[1])
+        print(f"statement time (wall, summed over batches): {sum(s for _, s in waits):.2f}s: "
+              + ", ".join(f"{name}... {seconds:.2f}s" for name, seconds in waits[:6]))
+        print(f"garbage collector: {r['gc'][0]} collections ({r['gc'][1]} full), {r['gc'][2] * 1000:.0f} ms"
+              f" ({'CPython defaults' if args.default_gc else 'run_matcher settings: thresholds raised, loaded book frozen'})")
+        print(f"CPU per command: matcher process {1000 * r['cpu_matcher'] / n:.3f} ms, PostgreSQL backend {1000 * r['cpu_postgres'] / n:.3f} ms")
+        if n != args.commands:
+            raise SystemExit(f"drained {n} of {args.commands} commands")
+        call_command("reconcile")
+    finally:
+        if redis_client is not None:
+            redis_client.delete("celery")
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # Django may not be set up if migrate failed
+            pass
+        admin_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
