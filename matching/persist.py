@@ -21,7 +21,7 @@ from matching.engine import Trade as EngineTrade
 from matching.engine import constants as c
 from orders.models import Fill, Trade
 from orders.models import Order as OrderRow
-from riskadmin.models import Symbol
+from riskadmin.models import Symbol, UserLimit
 from settlement import balances
 
 from .models import MatcherState
@@ -79,6 +79,29 @@ class BookResults:
     engine: MatchingEngine
     trades: list[EngineTrade]
     orders: list[EngineOrder]
+
+
+@dataclass
+class FeeRates:
+    """Fee rates for a batch's traders: an operator's per-user override
+    (UserLimit.maker_fee / taker_fee) wins over the symbol's rate."""
+
+    overrides: dict[int, tuple[Decimal | None, Decimal | None]]
+
+    @classmethod
+    def of_users(cls, user_ids: set[int]) -> "FeeRates":
+        """One query for the whole batch (none when nothing traded)."""
+        if not user_ids:
+            return cls({})
+        rows = UserLimit.objects.filter(user_id__in=user_ids).exclude(maker_fee=None, taker_fee=None)
+        return cls({user_id: (maker, taker) for user_id, maker, taker in rows.values_list("user_id", "maker_fee", "taker_fee")})
+
+    def rate(self, symbol: Symbol, user_id: int, *, taker: bool) -> Decimal:
+        maker_override, taker_override = self.overrides.get(user_id, (None, None))
+        override = taker_override if taker else maker_override
+        if override is not None:
+            return override
+        return symbol.taker_fee if taker else symbol.maker_fee
 
 
 def fee(amount: Decimal, rate: Decimal) -> Decimal:
@@ -165,6 +188,7 @@ def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
     symbol's new trade ids in trade order."""
     trades: tuple[list, ...] = tuple([] for _ in range(12))
     fills: list[tuple] = []  # (symbol id, trade seq, order, user, side, liquidity, price, quantity, fee, fee asset)
+    rates = FeeRates.of_users({u for r in results for t in r.trades for u in (t.taker_user_id, t.maker_user_id)})
     for r in results:
         symbol, scale = r.symbol, r.symbol.scale
         for t in r.trades:
@@ -173,8 +197,8 @@ def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
             taker_buys = t.taker_side == c.BUY
             buyer_id = t.taker_user_id if taker_buys else t.maker_user_id
             seller_id = t.maker_user_id if taker_buys else t.taker_user_id
-            buyer_fee = fee(quantity, symbol.taker_fee if taker_buys else symbol.maker_fee)
-            seller_fee = fee(quote, symbol.maker_fee if taker_buys else symbol.taker_fee)
+            buyer_fee = fee(quantity, rates.rate(symbol, buyer_id, taker=taker_buys))
+            seller_fee = fee(quote, rates.rate(symbol, seller_id, taker=not taker_buys))
             for column, value in zip(trades, (
                 symbol.id, t.seq, price, quantity, quote, t.taker_side, t.maker_order_id, t.taker_order_id,
                 buyer_id, seller_id, buyer_fee, seller_fee,

@@ -52,9 +52,10 @@ def test_a_batch_of_200_trades_takes_as_many_statements_as_a_batch_of_one(symbol
     many, _ = statements_of_sweep(symbol, alice, bob, makers=200)
 
     # Read the journal; orders; the release posting (ledger lines and three
-    # balance statements); trades; fills; last price; matcher state; the
-    # market-data read of the new trades; consuming the commands.
-    assert len(many) == len(one) == 12
+    # balance statements); the traders' fee overrides; trades; fills; last
+    # price; matcher state; the market-data read of the new trades; consuming
+    # the commands.
+    assert len(many) == len(one) == 13
 
 
 def test_a_sweep_writes_every_trade_fill_and_the_release_of_its_unused_quote(symbol, alice, bob, settlement_handoff):
