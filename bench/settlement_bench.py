@@ -159,16 +159,17 @@ def run(mode: str, batches: list[list[int]], warm_up: list[int], *, env: dict, d
         with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
             poller = conn.info.backend_pid
             deadline = started + timeout
-            while True:  # autocommit: each poll reads a fresh snapshot
-                left = conn.execute(
-                    "SELECT count(*) FROM orders_trade WHERE id = ANY(%s) AND settlement_status <> 'SETTLED'", (trade_ids + warm_up,)
-                ).fetchone()[0]
-                if not left:
+            remaining = trade_ids + warm_up
+            while True:  # autocommit: each poll reads a fresh snapshot; only what is left is asked for
+                remaining = [row[0] for row in conn.execute(
+                    "SELECT id FROM orders_trade WHERE id = ANY(%s) AND settlement_status <> 'SETTLED'", (remaining,)
+                ).fetchall()]
+                if not remaining:
                     finished = time.time()
                     break
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"{mode}: timed out, {left} trades not settled after {timeout:.0f}s")
-                time.sleep(0.02)
+                    raise SystemExit(f"{mode}: timed out, {len(remaining)} trades not settled after {timeout:.0f}s")
+                time.sleep(0.05)
             elapsed = time.monotonic() - started
             warm = conn.execute("SELECT extract(epoch FROM min(settled_at)) FROM orders_trade WHERE id = ANY(%s)", (warm_up,)).fetchone()[0]
             steady = finished - float(warm)
@@ -180,7 +181,7 @@ def run(mode: str, batches: list[list[int]], warm_up: list[int], *, env: dict, d
         worker_cpu = cpu_seconds([parent, *parent.children(recursive=True)])
         database_cpu = cpu_seconds(psutil.Process(pid) for pid in backends if psutil.pid_exists(pid))
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
+        worker.terminate()  # warm shutdown: the main process stops its pool
         try:
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -218,6 +219,7 @@ def main() -> None:
         "DATABASE_URL": f"{PG_SERVER}/{db_name}",
         "REDIS_URL": REDIS_URL,
         "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": db_name,  # Redis db 13 may serve other benchmarks' workers
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "WALLET_SERVICE_URL": "",
         "DJANGO_SETTINGS_MODULE": "tradeengine.settings",
@@ -236,7 +238,7 @@ def main() -> None:
         from django.db import connection
 
         redis_client = redis.Redis.from_url(REDIS_URL)
-        redis_client.delete("celery")  # leftovers of an aborted run
+        redis_client.delete(db_name)
 
         started = time.monotonic()
         runs_planned = [(mode, trades) for mode, trades in (("single", single_trades), ("batch", args.trades)) if trades]
@@ -265,7 +267,7 @@ def main() -> None:
         failed = False
     finally:
         if redis_client is not None:
-            redis_client.delete("celery")
+            redis_client.delete(db_name)
         try:
             from django.db import connections
 

@@ -26,14 +26,9 @@ def fee_account_id() -> int:
     return user.id
 
 
-def trade_lines(trade, fees_id: int) -> list[Line]:
+def trade_lines(buyer_id, seller_id, quantity, quote_quantity, buyer_fee, seller_fee, base, quote, fees_id) -> list[Line]:
     """The six lines of a trade: each side pays from its lock and receives
     the other asset less its fee, which goes to the fee account."""
-    return _lines(trade.buyer_id, trade.seller_id, trade.quantity, trade.quote_quantity, trade.buyer_fee,
-                  trade.seller_fee, trade.symbol.base_asset, trade.symbol.quote_asset, fees_id)
-
-
-def _lines(buyer_id, seller_id, quantity, quote_quantity, buyer_fee, seller_fee, base, quote, fees_id) -> list[Line]:
     return [
         Line(buyer_id, quote, LOCKED, -quote_quantity, "buyer:pays"),
         Line(seller_id, quote, AVAILABLE, quote_quantity - seller_fee, "seller:receives"),
@@ -105,7 +100,7 @@ def _claim_and_post_trades(*, trade_ids: list[int]) -> list[int]:
     fees_id = fee_account_id()
     ledger.post_many(
         kind=Kind.TRADE,
-        postings={f"trade:{trade_id}": _lines(*row, fees_id) for trade_id, *row in claimed},
+        postings={f"trade:{trade_id}": trade_lines(*row, fees_id) for trade_id, *row in claimed},
     )
     return [row[0] for row in claimed]
 
