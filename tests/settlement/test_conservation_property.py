@@ -64,8 +64,10 @@ class MoneyIsConservedUnderRandomTrading(TestCase):
         handoff = mock.patch.object(host, "enqueue_settlement", held.extend) if hold_settlement else mock.MagicMock()
 
         def settle(index: int) -> None:
+            # A batch of the held trades, one to all of them.
             if held:
-                tasks.settle_trade.delay(held.pop(index % len(held)))
+                batch, held[:] = held[: index % len(held) + 1], held[index % len(held) + 1 :]
+                tasks.settle_trades.delay(batch)
 
         with handoff:
             self._open_market(symbol, traders)

@@ -1,5 +1,6 @@
-"""settlement.trades.settle_trade and its Celery tasks: exactly once,
-fees to the fee account, retries that end in FAILED, and the sweeper."""
+"""settlement.trades.settle_trade and the settlement task with a batch of one
+trade: exactly once, fees to the fee account, retries that end in FAILED, and
+the sweeper. Batches of many: test_settle_trades.py."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def test_a_duplicate_task_delivery_settles_nothing_more(symbol, alice, bob):
     trade = Trade.objects.get()
     balances = (balance(alice, "USDT"), balance(alice, "BTC"), balance(bob, "USDT"), balance(bob, "BTC"))
 
-    assert tasks.settle_trade.delay(trade.id).get() is False
-    assert tasks.settle_trade.delay(trade.id).get() is False
+    assert tasks.settle_trades.delay([trade.id]).get() == 0
+    assert tasks.settle_trades.delay([trade.id]).get() == 0
 
     assert ledger_lines(trade) == 6
     assert (balance(alice, "USDT"), balance(alice, "BTC"), balance(bob, "USDT"), balance(bob, "BTC")) == balances
@@ -114,7 +115,7 @@ def unsettleable_trade(symbol, alice, bob, settings, retries_run_inline):
 
 
 def test_a_trade_that_cannot_settle_is_failed_after_the_last_retry(unsettleable_trade):
-    result = tasks.settle_trade.delay(unsettleable_trade.id)
+    result = tasks.settle_trades.delay([unsettleable_trade.id])
 
     assert result.state == "FAILURE"
     assert "balance_locked_not_negative" in str(result.result)
@@ -133,23 +134,23 @@ def test_settlement_is_retried_max_retries_times_before_it_fails(unsettleable_tr
 
     task_retry.connect(count, weak=False)
     try:
-        tasks.settle_trade.delay(unsettleable_trade.id)
+        tasks.settle_trades.delay([unsettleable_trade.id])
     finally:
         task_retry.disconnect(count)
 
-    assert retries == [tasks.settle_trade.name] * 2  # SETTLEMENT_MAX_RETRIES
+    assert retries == [tasks.settle_trades.name] * 2  # SETTLEMENT_MAX_RETRIES
 
 
 def test_a_failed_settlement_leaves_every_balance_as_it_was(unsettleable_trade, alice, bob):
     before = (balance(alice, "BTC"), balance(alice, "USDT"), balance(bob, "BTC"), balance(bob, "USDT"))
 
-    tasks.settle_trade.delay(unsettleable_trade.id)
+    tasks.settle_trades.delay([unsettleable_trade.id])
 
     assert (balance(alice, "BTC"), balance(alice, "USDT"), balance(bob, "BTC"), balance(bob, "USDT")) == before
 
 
 def test_a_failed_settlement_shows_in_the_queue_stats(unsettleable_trade):
-    tasks.settle_trade.delay(unsettleable_trade.id)
+    tasks.settle_trades.delay([unsettleable_trade.id])
 
     stats = settlement_queue_stats()
     assert (stats["pending"], stats["failed"], stats["success_rate"]) == (0, 1, 0.0)
@@ -157,7 +158,7 @@ def test_a_failed_settlement_shows_in_the_queue_stats(unsettleable_trade):
 
 def test_the_sweeper_skips_failed_trades(unsettleable_trade, settings):
     settings.SETTLEMENT_SWEEP_AGE_SECONDS = 0
-    tasks.settle_trade.delay(unsettleable_trade.id)
+    tasks.settle_trades.delay([unsettleable_trade.id])
 
     assert tasks.sweep_unsettled.delay().get() == 0
 
@@ -165,7 +166,7 @@ def test_the_sweeper_skips_failed_trades(unsettleable_trade, settings):
 def test_retrying_a_failed_settlement_settles_it_once_the_cause_is_fixed(
     unsettleable_trade, symbol, alice, django_capture_on_commit_callbacks
 ):
-    tasks.settle_trade.delay(unsettleable_trade.id)
+    tasks.settle_trades.delay([unsettleable_trade.id])
     place(alice, symbol, "SELL", "4", "60000.00")  # alice's lock now covers the 5 BTC
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -216,3 +217,16 @@ def test_sweeping_twice_settles_a_trade_once(symbol, alice, bob, settings):
     assert tasks.sweep_unsettled.delay().get() == 1
     assert tasks.sweep_unsettled.delay().get() == 0
     assert ledger_lines(old) == 6
+
+
+# -- messages queued one trade per task --------------------------------------------
+
+
+def test_a_single_trade_task_still_settles_its_trade_once(symbol, alice, bob):
+    buy = place(bob, symbol, "BUY", "1", "50000.00")
+    sell = place(alice, symbol, "SELL", "1", "50000.00")
+    trade = pending_trade(buy, sell, "1", "50000")
+
+    assert tasks.settle_trade.delay(trade.id).get() is True
+    assert tasks.settle_trade.delay(trade.id).get() is False
+    assert ledger_lines(trade) == 6

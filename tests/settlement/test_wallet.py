@@ -197,3 +197,39 @@ def test_a_trade_executed_long_ago_is_posted_with_its_execution_time(fake_wallet
     trade.save(update_fields=["executed_at"])
     trades.settle_trade(trade_id=trade.id)
     assert fake_wallet.recorded()["settlements"][0]["body"]["executed_at"] == trade.executed_at.isoformat()
+
+
+# -- batches -------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_trades(trade, symbol, alice, bob) -> list[Trade]:
+    """`trade` and another like it, both waiting for settlement."""
+    buy = place(bob, symbol, "BUY", "1", "50000.00")
+    sell = place(alice, symbol, "SELL", "1", "50000.00")
+    other = Trade.objects.create(
+        symbol=symbol, sequence=2000, price=D("50000"), quantity=D("1"), quote_quantity=D("50000"),
+        taker_side="BUY", maker_order=sell, taker_order=buy, buyer=bob, seller=alice,
+        buyer_fee=D("0.001"), seller_fee=D("50"), executed_at=timezone.now(),
+    )
+    return [trade, other]
+
+
+def test_a_batch_posts_each_unsettled_trade_to_the_wallet_under_its_own_key(fake_wallet, two_trades):
+    first, second = two_trades
+    trades.settle_trade(trade_id=first.id)
+
+    assert trades.settle_trades(trade_ids=[first.id, second.id]) == [second.id]
+
+    recorded = fake_wallet.recorded()
+    assert sorted(s["key"] for s in recorded["settlements"]) == sorted([f"trade:{first.id}", f"trade:{second.id}"])
+    assert recorded["duplicates"] == 0  # the settled trade was not posted again
+    assert [ledger_lines(t) for t in two_trades] == [6, 6]
+
+
+def test_with_the_wallet_down_a_batch_waits_whole(fake_wallet, two_trades):
+    fake_wallet.kill()
+    with pytest.raises(wallet.WalletUnavailable, match="unreachable"):
+        trades.settle_trades(trade_ids=[t.id for t in two_trades])
+    assert [status_of(t) for t in two_trades] == ["PENDING", "PENDING"]
+    assert [ledger_lines(t) for t in two_trades] == [0, 0]
