@@ -71,9 +71,9 @@ def release_order_funds(releases: Iterable[tuple[int, int, str, Decimal]], *, le
     transaction. A release before the order ends (an amend shrinking it)
     names its own leg.
     """
-    postings = [
-        (f"order:{order_id}", move(user_id, asset, amount, source=LOCKED, target=AVAILABLE, leg=leg))
+    postings = {
+        f"order:{order_id}": move(user_id, asset, amount, source=LOCKED, target=AVAILABLE, leg=leg)
         for order_id, user_id, asset, amount in releases
         if amount
-    ]
+    }
     ledger.post_many(kind=Kind.ORDER_RELEASE, postings=postings)
