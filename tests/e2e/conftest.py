@@ -193,16 +193,27 @@ class Stack:
         except requests.RequestException:
             return False
 
-    def start_matcher(self) -> Process:
-        process = self._start("matcher", [sys.executable, "manage.py", "run_matcher"])
-        symbols = self.db.scalar("SELECT count(*) FROM riskadmin_symbol")
+    def start_matcher(self, name: str = "matcher", *, symbols: list[str] | None = None, standby: bool = False) -> Process:
+        """`manage.py run_matcher`, for all symbols or only `symbols`.
+
+        Ready once it heartbeats for each of its symbols, or, with standby,
+        once it says it waits for another matcher's locks.
+        """
+        argv = [sys.executable, "manage.py", "run_matcher"]
+        if symbols:
+            argv += ["--symbols", ",".join(symbols)]
+        process = self._start(name, argv)
+        if standby:
+            self._wait_ready(process, lambda: "standing by" in process.log.read_text(errors="replace"), "the standby")
+            return process
+        expected = len(symbols) if symbols else self.db.scalar("SELECT count(*) FROM riskadmin_symbol")
 
         def heartbeating() -> bool:
             owned = self.db.scalar(
                 "SELECT count(*) FROM matching_matcherstate WHERE owner LIKE %s AND heartbeat_at IS NOT NULL",
                 (f"%:{process.pid}",),
             )
-            return owned == symbols
+            return owned == expected
 
         self._wait_ready(process, heartbeating, "the matcher's heartbeat")
         return process
@@ -271,8 +282,8 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(e2e_db, stack_env, tmp_path, request):
-    """daphne + matcher + Celery worker, all up; killed at teardown."""
+def bare_stack(e2e_db, stack_env, tmp_path, request):
+    """daphne + Celery worker, up, and no matcher yet; killed at teardown."""
     log_dir = tmp_path / "logs"
     log_dir.mkdir(exist_ok=True)
     e2e_db.env.update(stack_env)
@@ -281,10 +292,16 @@ def stack(e2e_db, stack_env, tmp_path, request):
     try:
         stack.start_worker()
         stack.start_daphne()
-        stack.start_matcher()
         yield stack
     finally:
         stack.stop_all()
+
+
+@pytest.fixture
+def stack(bare_stack):
+    """daphne + matcher + Celery worker, all up; killed at teardown."""
+    bare_stack.start_matcher()
+    return bare_stack
 
 
 @pytest.hookimpl(hookwrapper=True)
