@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import (  # noqa: F401  (fixtures and the log-tail hook)
+    bare_stack,
     e2e_db,
     free_port,
     pytest_runtest_makereport,

@@ -18,7 +18,7 @@ import redis
 import requests
 import websockets
 
-from tests.e2e.conftest import REDIS_URL, e2e_db, stack, stack_env  # noqa: F401  (fixtures)
+from tests.e2e.conftest import REDIS_URL, bare_stack, e2e_db, stack, stack_env  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 
