@@ -272,8 +272,7 @@ def amend_order_and_wait(
 
 
 def _wait(command: EngineCommand, timeout: float | None) -> Outcome:
-    timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
-    return Outcome.APPLIED if matching.wait_for_command(command.id, timeout) else Outcome.PENDING
+    return _wait_all([command], timeout)
 
 
 def _journal_cancels(*, user, order_ids: list[int], reason: str) -> list[tuple[Order, EngineCommand]]:

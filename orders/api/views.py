@@ -110,12 +110,16 @@ class OrderDetailView(APIView):
         }
     )
     def delete(self, request: Request, order_id: int) -> Response:
-        order, outcome = services.cancel_order_and_wait(user=request.user, order_id=order_id)
-        return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+        return _cancel(request, order_id=order_id)
 
     @extend_schema(request=AmendOrderSerializer, responses=AMEND_RESPONSES)
     def patch(self, request: Request, order_id: int) -> Response:
         return _amend(request, order_id=order_id)
+
+
+def _cancel(request: Request, **which) -> Response:
+    order, outcome = services.cancel_order_and_wait(user=request.user, **which)
+    return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
 
 
 def _amend(request: Request, **which) -> Response:
@@ -139,8 +143,7 @@ class OrderByClientIdView(APIView):
         }
     )
     def delete(self, request: Request, client_order_id: str) -> Response:
-        order, outcome = services.cancel_order_and_wait(user=request.user, client_order_id=client_order_id)
-        return Response(OrderSerializer(order).data, status=CANCELLED_STATUS[outcome])
+        return _cancel(request, client_order_id=client_order_id)
 
     @extend_schema(request=AmendOrderSerializer, responses=AMEND_RESPONSES)
     def patch(self, request: Request, client_order_id: str) -> Response:
