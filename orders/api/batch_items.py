@@ -52,10 +52,16 @@ def cancel_ref(item) -> CancelRef | DomainError:
 
 
 def order_requests(items: list) -> list[OrderRequest | DomainError]:
+    # One serializer for all items, as DRF's ListSerializer does: building
+    # one per item (a deep copy of its fields each time) cost more than the
+    # validation itself.
+    serializer = PlaceOrderSerializer()
     parsed = []
     for item in items:
-        body = PlaceOrderSerializer(data=item)
-        parsed.append(dict(body.validated_data) if body.is_valid() else InvalidItem(body.errors))
+        try:
+            parsed.append(dict(serializer.run_validation(item)))
+        except ValidationError as exc:
+            parsed.append(InvalidItem(exc.detail))
     symbols = find_symbols(data["symbol"] for data in parsed if isinstance(data, dict))
     requests: list[OrderRequest | DomainError] = []
     for data in parsed:
