@@ -6,13 +6,14 @@ through here; placing and cancelling go through the bulk writers
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 
 from core.errors import DomainError
@@ -32,20 +33,33 @@ from .placement import Placement, place_orders
 from .selectors import own_order
 from .validation import OrderRequest, validate_order
 
+log = logging.getLogger(__name__)
+
 CANCELLED_BY_OPERATOR = "Cancelled by operator"
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 MAX_BATCH_ITEMS = 50  # of each kind, cancels and orders
 
 
-def _atomic_retrying_client_id_race(write):
-    """Run `write` in a transaction. Two requests racing with the same
-    client_order_id: the loser's transaction (its locks included) rolls
-    back, and running it again answers with the winner's order."""
-    try:
-        with transaction.atomic():
-            return write()
-    except IntegrityError:
-        with transaction.atomic():
-            return write()
+RETRIES = 3  # a request's transaction lost a race and rolled back whole: run it again
+
+
+def _atomic_retrying(write):
+    """Run `write` in a transaction, again when it lost a race that rolled
+    it back whole: a client_order_id taken by a concurrent request (the rerun
+    answers with the winner's order), or a deadlock PostgreSQL broke by
+    aborting this transaction (the matcher's batch locking the same order
+    and balance rows in another order)."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError:
+            if attempt == RETRIES:
+                raise
+        except OperationalError as exc:
+            if attempt == RETRIES or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+                raise
+            log.info("order transaction broken by a deadlock; running it again", extra={"attempt": attempt})
 
 
 def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | None]:
@@ -53,7 +67,7 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
     batch of one). Returns (order, command); command is None when
     client_order_id matched an earlier order: that order is returned
     unchanged and nothing is written."""
-    placement = _atomic_retrying_client_id_race(lambda: place_orders(user=user, requests=[request]))[0]
+    placement = _atomic_retrying(lambda: place_orders(user=user, requests=[request]))[0]
     if placement.error is not None:
         raise placement.error
     return placement.order, placement.command
@@ -65,8 +79,7 @@ def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> t
     If a cancel for the order is already waiting for the matcher, that
     command is returned: a repeated DELETE does not queue another one.
     """
-    with transaction.atomic():
-        result = journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason)[0]
+    result = _atomic_retrying(lambda: journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason))[0]
     if result.error is not None:
         raise result.error
     return result.order, result.command
@@ -114,7 +127,7 @@ def submit_batch(*, user, cancels: list[CancelRef | DomainError], orders: list[O
         cancellations = journal_cancels(user=user, refs=cancels)
         return Batch(cancellations, place_orders(user=user, requests=orders, credit=released_by(cancellations)))
 
-    return _atomic_retrying_client_id_race(write)
+    return _atomic_retrying(write)
 
 
 def submit_batch_and_wait(*, user, cancels: list[CancelRef], orders: list, timeout: float | None = None) -> Batch:
@@ -149,7 +162,7 @@ def amend_order(
     it applies the amend, and then releases what the lock holds beyond what
     the order still needs. Any refusal raised here writes nothing.
     """
-    with transaction.atomic():
+    def write() -> tuple[Order, EngineCommand]:
         order = _order_for_update(user=user, order_id=order_id)
         if order.is_final:
             raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
@@ -169,7 +182,9 @@ def amend_order(
                 order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
             )
             Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
-    return order, command
+        return order, command
+
+    return _atomic_retrying(write)
 
 
 def _order_for_update(*, user, order_id: int) -> Order:
@@ -306,9 +321,9 @@ def cancel_own_orders_and_wait(*, user, symbol_id: int | None = None, timeout: f
     Returns the orders a cancel was journaled for, as they then stand, and
     APPLIED when every cancel was applied in time, else PENDING.
     """
-    with transaction.atomic():
-        order_ids = _live_order_ids(user_id=user.id, symbol_id=symbol_id)
-        journaled = _journal_cancels(user=user, order_ids=order_ids, reason=c.CANCELLED_BY_USER)
+    journaled = _atomic_retrying(lambda: _journal_cancels(
+        user=user, order_ids=_live_order_ids(user_id=user.id, symbol_id=symbol_id), reason=c.CANCELLED_BY_USER
+    ))
     outcome = _wait_all([result.command for result in journaled], timeout)
     orders = selectors.orders_for_user(user=user).filter(id__in=[result.order.id for result in journaled]).order_by("id")
     return list(orders), outcome
