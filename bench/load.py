@@ -67,10 +67,11 @@ hashed = make_password({password!r})
 for i in range({users}):
     name = f"{prefix}{{i:03d}}"
     user, created = User.objects.get_or_create(username=name, defaults={{"password": hashed}})
-    for asset, amount in (("USDT", "10000000"), ("BTC", "1000")):
+    for asset, amount in {funds!r}:
         deposit(user_id=user.id, asset=asset, amount=Decimal(amount), reference=f"load:{{name}}:{{asset}}")
 print("ok")
 """
+FUNDS = (("USDT", "10000000"), ("BTC", "1000"))
 
 
 def start_exchange(log_dir: Path, web_processes: int):
@@ -151,8 +152,21 @@ def cpu_seconds(stacks, database_url: str) -> dict[str, float]:
     return dict(totals)
 
 
-def create_users(env: dict, users: int, prefix: str) -> list[str]:
-    code = CREATE_USERS.format(password=PASSWORD, users=users, prefix=prefix)
+def cpu_spent(before: dict[str, float], after: dict[str, float], orders: int) -> tuple[dict, dict]:
+    """CPU seconds by part of the exchange between two `cpu_seconds` marks,
+    and the same in ms per order (with "all"; empty without orders)."""
+    spent = {role: after[role] - before.get(role, 0.0) for role in sorted(after)}
+    per_order = {}
+    if orders:
+        per_order = {role: round(1000 * v / orders, 2) for role, v in spent.items()}
+        per_order["all"] = round(1000 * sum(spent.values()) / orders, 2)
+    return {role: round(v, 2) for role, v in spent.items()}, per_order
+
+
+def create_users(env: dict, users: int, prefix: str, funds=FUNDS) -> list[str]:
+    """`users` users named prefix000, prefix001, ..., each given `funds`
+    ((asset, amount) pairs)."""
+    code = CREATE_USERS.format(password=PASSWORD, users=users, prefix=prefix, funds=tuple(funds))
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -160,13 +174,16 @@ def create_users(env: dict, users: int, prefix: str) -> list[str]:
     return [f"{prefix}{i:03d}" for i in range(users)]
 
 
-def sample_backlog(database_url: str, samples: list, stop: threading.Event, interval: float = 1.0) -> None:
-    """Every `interval` s until `stop`: (seconds since start, unprocessed commands)."""
+def sample_backlog(database_url: str, samples: list, stop: threading.Event, interval: float = 1.0,
+                   sql: str = BACKLOG_SQL) -> None:
+    """Every `interval` s until `stop`: (seconds since start, unprocessed
+    commands), or with another `sql`, (seconds since start, its first row)."""
     started = time.monotonic()
     try:
         with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
             while not stop.is_set():
-                samples.append((time.monotonic() - started, conn.execute(BACKLOG_SQL).fetchone()[0]))
+                row = conn.execute(sql).fetchone()
+                samples.append((time.monotonic() - started, row[0] if len(row) == 1 else row))
                 stop.wait(interval)
     except psycopg.Error as exc:
         samples.append((time.monotonic() - started, f"error: {exc}"))
@@ -363,12 +380,7 @@ def main() -> None:
         result["backlog_samples"] = " ".join(f"{t:.0f}s:{b}" for t, b in backlog)
         # Where the CPU went during the load, per ok order (PostgreSQL and
         # Redis: every server process on the machine).
-        before, after = cpu_marks
-        spent = {role: after[role] - before.get(role, 0.0) for role in after}
-        result["cpu_seconds"] = {role: round(v, 2) for role, v in sorted(spent.items())}
-        if result["ok"]:
-            result["cpu_ms_per_ok_order"] = {role: round(1000 * v / result["ok"], 2) for role, v in sorted(spent.items())}
-            result["cpu_ms_per_ok_order"]["all"] = round(1000 * sum(spent.values()) / result["ok"], 2)
+        result["cpu_seconds"], result["cpu_ms_per_ok_order"] = cpu_spent(*cpu_marks, result["ok"])
     finally:
         halt.set()
         if stop is not None:
