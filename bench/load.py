@@ -201,16 +201,21 @@ async def login(client: httpx.AsyncClient, url: str, username: str) -> str:
     return response.json()["access"]
 
 
+async def log_in_all(client: httpx.AsyncClient, url: str, usernames: list[str]) -> list[dict]:
+    """Each user's Authorization header, logged in a few at a time (logins hash passwords)."""
+    tokens = []
+    for i in range(0, len(usernames), 10):
+        tokens += await asyncio.gather(*(login(client, url, u) for u in usernames[i:i + 10]))
+    return [{"Authorization": f"Bearer {t}"} for t in tokens]
+
+
 async def run(urls: list[str], usernames: list[str], args, backlog: list, start_sampler) -> dict:
     rng = random.Random(args.seed)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     timeout = httpx.Timeout(args.timeout)
     clients = [httpx.AsyncClient(limits=limits, timeout=timeout) for _ in urls]
     try:
-        tokens = []
-        for i in range(0, len(usernames), 10):  # logins hash passwords: a few at a time
-            tokens += await asyncio.gather(*(login(clients[0], urls[0], u) for u in usernames[i:i + 10]))
-        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        headers = await log_in_all(clients[0], urls[0], usernames)
         start_sampler()  # the backlog clock starts with the load
 
         total = int(args.rate * args.seconds)
@@ -314,15 +319,38 @@ async def run(urls: list[str], usernames: list[str], args, backlog: list, start_
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=1000.0, help="orders per second")
-    parser.add_argument("--seconds", type=float, default=30.0)
+def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", action="append", default=[], help="base URL of a running exchange (repeatable)")
     parser.add_argument("--start", action="store_true", help="start an exchange of its own on a throwaway database")
     parser.add_argument("--web-processes", type=int, default=2, help="with --start: daphne processes behind the one port")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradeengine"),
-                        help="with --url: its database, for the load users and the backlog")
+                        help="with --url: its database, for the load users, the backlog and the trades")
+
+
+def open_exchange(parser: argparse.ArgumentParser, args, log_prefix: str):
+    """The exchange to load: one of its own on a throwaway database (--start)
+    or a running one (--url, loopback only). Returns (environment for
+    manage.py, database URL, base URLs, stacks, stop); stop is None for a
+    running exchange."""
+    if args.start == bool(args.url):
+        parser.error("give either --start or --url")
+    for url in args.url:
+        if not url.startswith(("http://127.0.0.1", "http://localhost")):
+            parser.error("loopback URLs only")
+    if args.start:
+        log_dir = Path(tempfile.mkdtemp(prefix=log_prefix))
+        env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
+        print(f"exchange up: {' '.join(urls)} (logs in {log_dir})", file=sys.stderr)
+        return env, database_url, urls, stacks, stop
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradeengine.settings", "DATABASE_URL": args.database_url}
+    return env, args.database_url, [u.rstrip("/") for u in args.url], [], None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=1000.0, help="orders per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    add_exchange_arguments(parser)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64,
                         help="most requests in flight")
@@ -333,22 +361,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default="", help="also write the result here")
     args = parser.parse_args()
-    if args.start == bool(args.url):
-        parser.error("give either --start or --url")
-    for url in args.url:
-        if not url.startswith(("http://127.0.0.1", "http://localhost")):
-            parser.error("loopback URLs only")
-
-    stop = None
-    stacks = []
-    if args.start:
-        log_dir = Path(tempfile.mkdtemp(prefix="load-bench-"))
-        env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
-        print(f"exchange up: {' '.join(urls)} (logs in {log_dir})", file=sys.stderr)
-    else:
-        urls = [u.rstrip("/") for u in args.url]
-        database_url = args.database_url
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradeengine.settings", "DATABASE_URL": database_url}
+    env, database_url, urls, stacks, stop = open_exchange(parser, args, "load-bench-")
     backlog: list = []
     halt = threading.Event()
     try:

@@ -56,7 +56,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -71,7 +70,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.load import (  # noqa: E402
-    BACKLOG_SQL, cpu_seconds, cpu_spent, create_users, login, percentile, sample_backlog, start_exchange,
+    BACKLOG_SQL, add_exchange_arguments, cpu_seconds, cpu_spent, create_users, log_in_all, open_exchange, percentile,
+    sample_backlog,
 )
 from bench.machine import cpu_model  # noqa: E402
 
@@ -459,13 +459,6 @@ class Load:
         }
 
 
-async def log_in(client: httpx.AsyncClient, url: str, usernames: list[str]) -> list[dict]:
-    tokens = []
-    for i in range(0, len(usernames), 10):  # logins hash passwords: a few at a time
-        tokens += await asyncio.gather(*(login(client, url, u) for u in usernames[i:i + 10]))
-    return [{"Authorization": f"Bearer {t}"} for t in tokens]
-
-
 async def run_mode(url: str, args, mode: str, tag: str, users: dict, markets: list[Market],
                    backlog: list, started_load, trade_base: int) -> tuple[dict, float, list[dict]]:
     """The load of one mode: its figures, when it ended, the makers' headers."""
@@ -475,8 +468,8 @@ async def run_mode(url: str, args, mode: str, tag: str, users: dict, markets: li
         def client() -> httpx.AsyncClient:
             return stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(args.timeout)))
 
-        maker_headers = await log_in(await client(), url, users["makers"])
-        taker_headers = await log_in(await client(), url, users["takers"])
+        maker_headers = await log_in_all(await client(), url, users["makers"])
+        taker_headers = await log_in_all(await client(), url, users["takers"])
         makers = [Maker(h, markets[i % len(markets)], await client(), index=i, quotes=[None] * (2 * args.levels))
                   for i, h in enumerate(maker_headers)]
         takers = [Trader(h, markets[i % len(markets)], await client()) for i, h in enumerate(taker_headers)]
@@ -576,11 +569,7 @@ def main() -> None:
     parser.add_argument("--compare", default="", help="modes to run one after the other, e.g. single,amend,batch")
     parser.add_argument("--rate", type=float, default=500.0, help="order operations per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="of load, per mode")
-    parser.add_argument("--start", action="store_true", help="start an exchange of its own on a throwaway database")
-    parser.add_argument("--url", default="", help="base URL of a running exchange")
-    parser.add_argument("--web-processes", type=int, default=2, help="with --start: daphne processes behind the one port")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradeengine"),
-                        help="with --url: its database, for the users, the backlog and settlement")
+    add_exchange_arguments(parser)
     parser.add_argument("--market", action="append", default=[], help="SYMBOL:MID:QUANTITY (repeatable); default BTC/USDT:50000:0.001")
     parser.add_argument("--makers", type=int, default=4)
     parser.add_argument("--levels", type=int, default=10, help="price levels a side per maker (2 x levels orders a requote)")
@@ -597,24 +586,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default="", help="also write the result here")
     args = parser.parse_args()
-    if args.start == bool(args.url):
-        parser.error("give either --start or --url")
-    if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
-        parser.error("loopback URLs only")
     modes = [m.strip() for m in args.compare.split(",") if m.strip()] or [args.mode]
     if unknown := set(modes) - set(MODES):
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     markets = [Market.parse(m) for m in args.market or ["BTC/USDT:50000:0.001"]]
 
-    stop, stacks = None, []
-    if args.start:
-        log_dir = Path(tempfile.mkdtemp(prefix="marketmaker-bench-"))
-        env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
-        url = urls[0]
-        print(f"exchange up: {url} (logs in {log_dir})", file=sys.stderr)
-    else:
-        url, database_url = args.url.rstrip("/"), args.database_url
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradeengine.settings", "DATABASE_URL": database_url}
+    env, database_url, urls, stacks, stop = open_exchange(parser, args, "marketmaker-bench-")
+    url = urls[0]  # one HTTP client per trader, all to the first
     try:
         funds = [("USDT", "10000000"), *((m.base, "1000") for m in markets)]
         users = {"makers": create_users(env, args.makers, "mm", funds), "takers": create_users(env, args.takers, "taker", funds)}
