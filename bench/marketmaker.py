@@ -40,8 +40,8 @@ second during the load, errors by code (a cancel or amend that finds the
 quote already filled is counted apart, as "stale"), latency per request by
 kind (p50/p95/p99/max, send to response), the matcher backlog (unprocessed
 engine commands, sampled every second: max and at the end of the load), the
-settlement lag (from the last response until no trade of the run is left
-PENDING, polled every 0.1 s) and CPU ms per accepted operation by process
+settlement lag (from the last response until the matcher has applied every
+command and no trade of the run is left PENDING, polled every 0.1 s) and CPU ms per accepted operation by process
 (web, matcher, worker with their children, PostgreSQL by the process it
 serves, Redis, this client), from the start of the load to the end of
 settlement. Loopback only.
