@@ -398,6 +398,7 @@ class Load:
                     taker_operations += taker_size
                     operations += taker_size
                 else:
+                    self.tally.counts["makers_all_busy"] += idle.empty()
                     maker = await idle.get()  # every maker busy: the sends fall behind
                     launch(requote_then_free(maker, max(due, time.monotonic())))
                     operations += per_requote
@@ -451,6 +452,9 @@ class Load:
             "cancelled": t.counts["cancelled"],
             "requests": t.counts["requests"],
             "unfinished_requests": t.counts["unfinished"],
+            # Requotes that waited for a maker to be answered: more --makers
+            # would have sent them on time.
+            "requotes_waiting_for_a_maker": t.counts["makers_all_busy"],
             "send_rate": round(self.sends / self.send_window, 1),
             "accepted_per_s": round(t.counts["accepted"] / self.elapsed, 1),
             "elapsed_s": round(self.elapsed, 1),
@@ -571,7 +575,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="of load, per mode")
     add_exchange_arguments(parser)
     parser.add_argument("--market", action="append", default=[], help="SYMBOL:MID:QUANTITY (repeatable); default BTC/USDT:50000:0.001")
-    parser.add_argument("--makers", type=int, default=4)
+    parser.add_argument("--makers", type=int, default=16,
+                        help="each has one requote in flight at a time: enough of them to keep up with --rate")
     parser.add_argument("--levels", type=int, default=10, help="price levels a side per maker (2 x levels orders a requote)")
     parser.add_argument("--takers", type=int, default=4)
     parser.add_argument("--taker-share", type=float, default=0.1, help="of the operations")
