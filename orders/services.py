@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 
 from core.errors import DomainError
@@ -36,16 +36,36 @@ CANCELLED_BY_OPERATOR = "Cancelled by operator"
 MAX_BATCH_ITEMS = 50  # of each kind, cancels and orders
 
 
-def _atomic_retrying_client_id_race(write):
-    """Run `write` in a transaction. Two requests racing with the same
-    client_order_id: the loser's transaction (its locks included) rolls
-    back, and running it again answers with the winner's order."""
-    try:
-        with transaction.atomic():
-            return write()
-    except IntegrityError:
-        with transaction.atomic():
-            return write()
+# PostgreSQL aborts one of two transactions that wait on each other's rows:
+# the matcher's batch locks orders and balances in the order its commands
+# need them, a request locks an order and then its owner's balance.
+DEADLOCK_DETECTED = "40P01"
+LOST_RACE_RETRIES = 3
+
+
+def _lost_a_deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
+
+
+def _atomic_retrying(write):
+    """Run `write` in a transaction, and again when it lost a race, which
+    rolled it back whole (locks included), so nothing was written. Two
+    requests with the same client_order_id: running it again answers with
+    the winner's order. A deadlock (with the matcher): running it again
+    waits for the other transaction instead. Inside a caller's transaction
+    a deadlock is the caller's to handle: its own locks are still held."""
+    retry_deadlocks = not connection.in_atomic_block
+    for attempt in range(LOST_RACE_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError:
+            if attempt > 0:
+                raise
+        except OperationalError as exc:
+            if not (retry_deadlocks and _lost_a_deadlock(exc)) or attempt == LOST_RACE_RETRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | None]:
@@ -53,7 +73,7 @@ def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | 
     batch of one). Returns (order, command); command is None when
     client_order_id matched an earlier order: that order is returned
     unchanged and nothing is written."""
-    placement = _atomic_retrying_client_id_race(lambda: place_orders(user=user, requests=[request]))[0]
+    placement = _atomic_retrying(lambda: place_orders(user=user, requests=[request]))[0]
     if placement.error is not None:
         raise placement.error
     return placement.order, placement.command
@@ -65,8 +85,7 @@ def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> t
     If a cancel for the order is already waiting for the matcher, that
     command is returned: a repeated DELETE does not queue another one.
     """
-    with transaction.atomic():
-        result = journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason)[0]
+    result = _atomic_retrying(lambda: journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason)[0])
     if result.error is not None:
         raise result.error
     return result.order, result.command
@@ -114,7 +133,7 @@ def submit_batch(*, user, cancels: list[CancelRef | DomainError], orders: list[O
         cancellations = journal_cancels(user=user, refs=cancels)
         return Batch(cancellations, place_orders(user=user, requests=orders, credit=released_by(cancellations)))
 
-    return _atomic_retrying_client_id_race(write)
+    return _atomic_retrying(write)
 
 
 def submit_batch_and_wait(*, user, cancels: list[CancelRef], orders: list, timeout: float | None = None) -> Batch:
@@ -149,26 +168,31 @@ def amend_order(
     it applies the amend, and then releases what the lock holds beyond what
     the order still needs. Any refusal raised here writes nothing.
     """
-    with transaction.atomic():
-        order = _order_for_update(user=user, order_id=order_id)
-        if order.is_final:
-            raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
-        if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
-            raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
-        request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
-        risk.UserLimitGate.open(user.id).judge_amend(request)
-        if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
-            raise errors.AmendPending(order_id=order.id)
-        command = matching.submit_command(
-            order=order, kind=EngineCommand.Kind.AMEND,
-            quantity=request.quantity, price=request.price, stop_price=request.stop_price,
+    return _atomic_retrying(
+        lambda: _journal_amend(user=user, order_id=order_id, quantity=quantity, price=price, stop_price=stop_price)
+    )
+
+
+def _journal_amend(*, user, order_id: int, quantity, price, stop_price) -> tuple[Order, EngineCommand]:
+    order = _order_for_update(user=user, order_id=order_id)
+    if order.is_final:
+        raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
+    if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
+        raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
+    request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
+    risk.UserLimitGate.open(user.id).judge_amend(request)
+    if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
+        raise errors.AmendPending(order_id=order.id)
+    command = matching.submit_command(
+        order=order, kind=EngineCommand.Kind.AMEND,
+        quantity=request.quantity, price=request.price, stop_price=request.stop_price,
+    )
+    growth = _lock_growth(order, request)
+    if growth > 0:
+        balances.lock_order_funds(
+            order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
         )
-        growth = _lock_growth(order, request)
-        if growth > 0:
-            balances.lock_order_funds(
-                order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
-            )
-            Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
+        Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
     return order, command
 
 
@@ -306,9 +330,9 @@ def cancel_own_orders_and_wait(*, user, symbol_id: int | None = None, timeout: f
     Returns the orders a cancel was journaled for, as they then stand, and
     APPLIED when every cancel was applied in time, else PENDING.
     """
-    with transaction.atomic():
-        order_ids = _live_order_ids(user_id=user.id, symbol_id=symbol_id)
-        journaled = _journal_cancels(user=user, order_ids=order_ids, reason=c.CANCELLED_BY_USER)
+    journaled = _atomic_retrying(lambda: _journal_cancels(
+        user=user, order_ids=_live_order_ids(user_id=user.id, symbol_id=symbol_id), reason=c.CANCELLED_BY_USER
+    ))
     outcome = _wait_all([result.command for result in journaled], timeout)
     orders = selectors.orders_for_user(user=user).filter(id__in=[result.order.id for result in journaled]).order_by("id")
     return list(orders), outcome
