@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 
 from core.errors import DomainError
@@ -36,30 +36,40 @@ from .validation import OrderRequest, validate_order
 log = logging.getLogger(__name__)
 
 CANCELLED_BY_OPERATOR = "Cancelled by operator"
-DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 MAX_BATCH_ITEMS = 50  # of each kind, cancels and orders
 
 
-RETRIES = 3  # a request's transaction lost a race and rolled back whole: run it again
+# PostgreSQL aborts one of two transactions that wait on each other's rows:
+# the matcher's batch locks orders and balances in the order its commands
+# need them, a request locks an order and then its owner's balance.
+DEADLOCK_DETECTED = "40P01"
+LOST_RACE_RETRIES = 3
+
+
+def _lost_a_deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
 
 
 def _atomic_retrying(write):
-    """Run `write` in a transaction, again when it lost a race that rolled
-    it back whole: a client_order_id taken by a concurrent request (the rerun
-    answers with the winner's order), or a deadlock PostgreSQL broke by
-    aborting this transaction (the matcher's batch locking the same order
-    and balance rows in another order)."""
-    for attempt in range(1, RETRIES + 1):
+    """Run `write` in a transaction, and again when it lost a race, which
+    rolled it back whole (locks included), so nothing was written. Two
+    requests with the same client_order_id: running it again answers with
+    the winner's order. A deadlock (with the matcher): running it again
+    waits for the other transaction instead. Inside a caller's transaction
+    a deadlock is the caller's to handle: its own locks are still held."""
+    retry_deadlocks = not connection.in_atomic_block
+    for attempt in range(LOST_RACE_RETRIES + 1):
         try:
             with transaction.atomic():
                 return write()
         except IntegrityError:
-            if attempt == RETRIES:
+            if attempt > 0:
                 raise
         except OperationalError as exc:
-            if attempt == RETRIES or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+            if not (retry_deadlocks and _lost_a_deadlock(exc)) or attempt == LOST_RACE_RETRIES:
                 raise
-            log.info("order transaction broken by a deadlock; running it again", extra={"attempt": attempt})
+            log.info("order transaction broken by a deadlock; running it again", extra={"attempt": attempt + 1})
+    raise AssertionError("unreachable")
 
 
 def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | None]:
@@ -79,7 +89,7 @@ def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> t
     If a cancel for the order is already waiting for the matcher, that
     command is returned: a repeated DELETE does not queue another one.
     """
-    result = _atomic_retrying(lambda: journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason))[0]
+    result = _atomic_retrying(lambda: journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason)[0])
     if result.error is not None:
         raise result.error
     return result.order, result.command
@@ -162,29 +172,32 @@ def amend_order(
     it applies the amend, and then releases what the lock holds beyond what
     the order still needs. Any refusal raised here writes nothing.
     """
-    def write() -> tuple[Order, EngineCommand]:
-        order = _order_for_update(user=user, order_id=order_id)
-        if order.is_final:
-            raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
-        if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
-            raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
-        request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
-        risk.UserLimitGate.open(user.id).judge_amend(request)
-        if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
-            raise errors.AmendPending(order_id=order.id)
-        command = matching.submit_command(
-            order=order, kind=EngineCommand.Kind.AMEND,
-            quantity=request.quantity, price=request.price, stop_price=request.stop_price,
-        )
-        growth = _lock_growth(order, request)
-        if growth > 0:
-            balances.lock_order_funds(
-                order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
-            )
-            Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
-        return order, command
+    return _atomic_retrying(
+        lambda: _journal_amend(user=user, order_id=order_id, quantity=quantity, price=price, stop_price=stop_price)
+    )
 
-    return _atomic_retrying(write)
+
+def _journal_amend(*, user, order_id: int, quantity, price, stop_price) -> tuple[Order, EngineCommand]:
+    order = _order_for_update(user=user, order_id=order_id)
+    if order.is_final:
+        raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
+    if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
+        raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
+    request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
+    risk.UserLimitGate.open(user.id).judge_amend(request)
+    if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
+        raise errors.AmendPending(order_id=order.id)
+    command = matching.submit_command(
+        order=order, kind=EngineCommand.Kind.AMEND,
+        quantity=request.quantity, price=request.price, stop_price=request.stop_price,
+    )
+    growth = _lock_growth(order, request)
+    if growth > 0:
+        balances.lock_order_funds(
+            order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
+        )
+        Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
+    return order, command
 
 
 def _order_for_update(*, user, order_id: int) -> Order:
