@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "orders",
     "matching",
     "marketdata",
+    "binance_api",
     "tradeengine",  # management commands (run_web)
 ]
 
