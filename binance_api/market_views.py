@@ -44,7 +44,7 @@ class DepthView(PublicView):
 
     def get(self, request: Request) -> Response:
         symbol = params.symbol(request.query_params)
-        limit = params.integer(request.query_params, "limit", default=100, maximum=MAX_DEPTH)
+        limit = params.limit(request.query_params, default=100, maximum=MAX_DEPTH)
         book = selectors.order_book(symbol=symbol, depth=limit)
         return Response({
             "lastUpdateId": book["sequence"],
@@ -60,7 +60,7 @@ class TradesView(PublicView):
 
     def get(self, request: Request) -> Response:
         symbol = params.symbol(request.query_params)
-        limit = params.integer(request.query_params, "limit", default=500, maximum=MAX_TRADES)
+        limit = params.limit(request.query_params, default=500, maximum=MAX_TRADES)
         return Response([_trade(t) for t in selectors.trades(symbol=symbol, limit=limit)])
 
 
@@ -72,7 +72,7 @@ class HistoricalTradesView(PublicView):
     def get(self, request: Request) -> Response:
         query = request.query_params
         symbol = params.symbol(query)
-        limit = params.integer(query, "limit", default=500, maximum=MAX_TRADES)
+        limit = params.limit(query, default=500, maximum=MAX_TRADES)
         from_id = params.integer(query, "fromId")
         return Response([_trade(t) for t in selectors.trades(symbol=symbol, from_id=from_id, limit=limit)])
 
@@ -86,11 +86,11 @@ class AggTradesView(PublicView):
     def get(self, request: Request) -> Response:
         query = request.query_params
         symbol = params.symbol(query)
-        limit = params.integer(query, "limit", default=500, maximum=MAX_TRADES)
+        limit = params.limit(query, default=500, maximum=MAX_TRADES)
         from_id = params.integer(query, "fromId")
         start, end = params.integer(query, "startTime"), params.integer(query, "endTime")
         if start is not None and end is not None and start > end:
-            raise errors.invalid_parameter()
+            return Response([])
         found = selectors.trades(symbol=symbol, from_id=from_id, limit=limit,
                                  start=None if start is None else from_millis(start),
                                  end=None if end is None else from_millis(end + 1))  # through endTime's millisecond
@@ -112,19 +112,21 @@ class KlinesView(PublicView):
         interval = params.text(query, "interval", required=True)
         if interval not in INTERVALS:
             raise errors.invalid_interval()
-        limit = params.integer(query, "limit", default=500, maximum=selectors.MAX_CANDLES)
+        limit = params.limit(query, default=500, maximum=selectors.MAX_CANDLES)
         start, end = params.integer(query, "startTime"), params.integer(query, "endTime")
         step = INTERVALS[interval] * 1000
         window = _kline_window(step, start, end, limit)
+        if window is None:
+            return Response([])
         candles = selectors.candles(symbol=symbol, interval=interval, limit=limit, with_flow=True,
                                     **{k: from_millis(v) for k, v in window.items()})
         return Response([_kline(c, step) for c in candles])
 
 
-def _kline_window(step: int, start: int | None, end: int | None, limit: int) -> dict[str, int]:
+def _kline_window(step: int, start: int | None, end: int | None, limit: int) -> dict[str, int] | None:
     """The selector's trade-time bounds [start, end) in milliseconds for
     klines opening in [startTime, endTime]: whole intervals only, and from
-    startTime on at most `limit` of them."""
+    startTime on at most `limit` of them; None when no interval opens there."""
     window = {}
     if start is not None:
         window["start"] = -(-start // step) * step  # the first interval opening at or after startTime
@@ -133,7 +135,7 @@ def _kline_window(step: int, start: int | None, end: int | None, limit: int) -> 
     if start is not None:
         window["end"] = min(window.get("end", window["start"] + step * limit), window["start"] + step * limit)
     if "start" in window and window["end"] <= window["start"]:
-        raise errors.invalid_parameter()
+        return None
     return window
 
 

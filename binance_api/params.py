@@ -28,18 +28,22 @@ def text(query, name: str, *, required: bool = False) -> str | None:
     return value
 
 
-def integer(query, name: str, *, default: int | None = None, maximum: int | None = None) -> int | None:
-    """A whole number; above `maximum` it is cut to it (as Binance truncates
-    depth), below one it is refused."""
+def integer(query, name: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int | None:
+    """A whole number; below `minimum` it is refused, above `maximum` cut to
+    it (as Binance truncates depth)."""
     value = text(query, name)
     if value is None:
         return default
     if not _INTEGER.match(value):
         raise errors.illegal_characters(name, INTEGER_RANGE)
     number = int(value)
-    if name == "limit" and number < 1:
+    if number < minimum:
         raise errors.invalid_parameter()
     return number if maximum is None else min(number, maximum)
+
+
+def limit(query, *, default: int, maximum: int) -> int:
+    return integer(query, "limit", default=default, minimum=1, maximum=maximum)
 
 
 def lenient_integer(query, name: str, default: int) -> int:

@@ -3,7 +3,7 @@ Binance's shapes: depth, trades, aggTrades, klines, avgPrice, tickers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from orders.models import Trade
@@ -185,3 +185,21 @@ def test_ticker_price_and_book_ticker(market, api):
     empty = api.get('/api/v3/ticker/bookTicker?symbols=["ETHUSDT"]').json()
     assert empty == [{"symbol": "ETHUSDT", "bidPrice": "0.00000000", "bidQty": "0.00000000",
                       "askPrice": "0.00000000", "askQty": "0.00000000"}]
+
+
+def test_klines_with_a_start_time_are_the_first_from_there_as_on_binance(market, bob, api):
+    place(bob, market, "SELL", "1", "49000.00")
+    place(bob, market, "SELL", "1", "48000.00")
+    process(market)
+    minute = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+    for n, trade in enumerate(Trade.objects.filter(symbol=market).order_by("sequence")):
+        Trade.objects.filter(pk=trade.pk).update(executed_at=minute + timedelta(minutes=n, seconds=30))
+    start = millis(minute.isoformat())
+
+    def opens(query: str) -> list[int]:
+        return [k[0] for k in api.get(f"/api/v3/klines?symbol=BTCUSDT&interval=1m&{query}").json()]
+
+    assert opens(f"startTime={start}&limit=2") == [start, start + 60_000]
+    assert opens(f"endTime={start + 120_000}&limit=2") == [start + 60_000, start + 120_000]
+    assert opens(f"startTime={start}&endTime={start + 60_000}") == [start, start + 60_000]
+    assert opens(f"startTime={start + 60_000}&endTime={start}") == []
