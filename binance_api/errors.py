@@ -23,6 +23,7 @@ UNKNOWN = -1000
 DISCONNECTED = -1001
 TOO_MANY_REQUESTS = -1003
 ILLEGAL_CHARS = -1100
+TOO_MANY_PARAMETERS = -1101
 MANDATORY_PARAM = -1102
 PARAM_EMPTY = -1105
 BAD_INTERVAL = -1120
@@ -39,6 +40,10 @@ class BinanceError(Exception):
 
 def illegal_characters(param: str, legal: str) -> BinanceError:
     return BinanceError(ILLEGAL_CHARS, f"Illegal characters found in parameter '{param}'; legal range is '{legal}'.")
+
+
+def duplicate(param: str) -> BinanceError:
+    return BinanceError(TOO_MANY_PARAMETERS, "Duplicate values for a parameter detected.")
 
 
 def mandatory(param: str) -> BinanceError:

@@ -1,5 +1,6 @@
 """Query parameters as Binance reads them, refused with Binance's codes:
--1102 missing, -1105 empty, -1100 illegal characters, -1121 unknown symbol."""
+-1102 missing, -1105 empty, -1100 illegal characters, -1101 sent twice,
+-1121 unknown symbol."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ _INTEGER = re.compile(INTEGER_RANGE)
 
 
 def text(query, name: str, *, required: bool = False) -> str | None:
+    if len(query.getlist(name)) > 1:
+        raise errors.duplicate(name)
     value = query.get(name)
     if value is None:
         if required:

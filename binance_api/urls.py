@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import general_views, market_views
+from . import general_views, market_views, ticker_views
 
 urlpatterns = [
     path("ping", general_views.PingView.as_view(), name="binance-ping"),
@@ -13,8 +13,8 @@ urlpatterns = [
     path("historicalTrades", market_views.HistoricalTradesView.as_view(), name="binance-historical-trades"),
     path("aggTrades", market_views.AggTradesView.as_view(), name="binance-agg-trades"),
     path("klines", market_views.KlinesView.as_view(), name="binance-klines"),
-    path("avgPrice", market_views.AvgPriceView.as_view(), name="binance-avg-price"),
-    path("ticker/24hr", market_views.Ticker24hView.as_view(), name="binance-ticker-24hr"),
-    path("ticker/price", market_views.TickerPriceView.as_view(), name="binance-ticker-price"),
-    path("ticker/bookTicker", market_views.BookTickerView.as_view(), name="binance-book-ticker"),
+    path("avgPrice", ticker_views.AvgPriceView.as_view(), name="binance-avg-price"),
+    path("ticker/24hr", ticker_views.Ticker24hView.as_view(), name="binance-ticker-24hr"),
+    path("ticker/price", ticker_views.TickerPriceView.as_view(), name="binance-ticker-price"),
+    path("ticker/bookTicker", ticker_views.BookTickerView.as_view(), name="binance-book-ticker"),
 ]

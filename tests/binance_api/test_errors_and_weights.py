@@ -16,6 +16,7 @@ from .conftest import assert_binance_error
     ("?symbol=BTCUSDT&limit=ten", -1100, "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'."),
     ("?symbol=BTCUSDT&limit=0", -1130, "Invalid data sent for a parameter."),
     ("?symbol=BTCUSDT&limit=", -1105, "Parameter 'limit' was empty."),
+    ("?symbol=BTCUSDT&symbol=BTCUSDT", -1101, "Duplicate values for a parameter detected."),
 ])
 def test_bad_parameters_answer_binances_codes(symbol, api, query, code, msg):
     assert_binance_error(api.get("/api/v3/depth" + query), 400, code, msg)

@@ -119,3 +119,12 @@ def test_rate_limits_mirror_our_settings(symbol, api, settings):
         {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
         {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
     ]
+
+
+def test_amounts_finer_than_eight_decimals_keep_every_digit(db, api):
+    make_symbol("SHIB/USDT", tick_size=Decimal("0.0000000001"), step_size=Decimal("1"), min_quantity=Decimal("1"))
+
+    [info] = api.get("/api/v3/exchangeInfo?symbol=SHIBUSDT").json()["symbols"]
+
+    assert filters_by_type(info)["PRICE_FILTER"]["tickSize"] == "0.0000000001"
+    assert filters_by_type(info)["LOT_SIZE"]["stepSize"] == "1.00000000"
