@@ -53,6 +53,15 @@ def candle(scale: SymbolScale, row: dict) -> dict:
     }
 
 
+def candle_flow(row: dict) -> dict:
+    """What a candle's trades were: how many, and what taker buys bought."""
+    return {
+        "trades": row["trades"],
+        "taker_buy_volume": plain(row["taker_buy_volume"]),
+        "taker_buy_quote_volume": plain(row["taker_buy_quote_volume"]),
+    }
+
+
 def decimal_or_none(value: Decimal | None, places: int | None = None) -> str | None:
     return None if value is None else plain(value, places)
 

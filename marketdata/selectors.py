@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import redis
 from django.db import connection
-from django.db.models import F, Max, Min, Sum
+from django.db.models import Count, F, Max, Min, Sum
 from django.utils import timezone
 
 from core.api.fields import plain
@@ -26,7 +26,8 @@ from .streams import INTERVALS
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 500
+MAX_DEPTH = 500  # levels the matcher's snapshot holds per side
+MAX_BOOK_DEPTH = 5000  # deeper than the snapshot: read from the database
 MAX_CANDLES = 1000
 DEFAULT_CANDLES = 500
 
@@ -37,7 +38,10 @@ CANDLES_SQL = """
            min(price) AS low,
            (array_agg(price ORDER BY sequence DESC))[1] AS close,
            sum(quantity) AS volume,
-           sum(quote_quantity) AS quote_volume
+           sum(quote_quantity) AS quote_volume,
+           count(*) AS trades,
+           coalesce(sum(quantity) FILTER (WHERE taker_side = 'BUY'), 0) AS taker_buy_volume,
+           coalesce(sum(quote_quantity) FILTER (WHERE taker_side = 'BUY'), 0) AS taker_buy_quote_volume
       FROM orders_trade
      WHERE symbol_id = %(symbol_id)s AND executed_at >= %(start)s AND executed_at < %(end)s
   GROUP BY 1
@@ -48,9 +52,12 @@ CANDLES_SQL = """
 
 def order_book(*, symbol: Symbol, depth: int = 50) -> dict:
     """{symbol, sequence, bids, asks}: the matcher's snapshot from Redis, or,
-    if it is missing, the resting orders in the database."""
-    depth = max(1, min(depth, MAX_DEPTH))
+    if it is missing or holds fewer levels than asked for (it keeps
+    MAX_DEPTH), the resting orders in the database."""
+    depth = max(1, min(depth, MAX_BOOK_DEPTH))
     snapshot = book_snapshot(symbol)
+    if snapshot is not None and depth > MAX_DEPTH and MAX_DEPTH in (len(snapshot["bids"]), len(snapshot["asks"])):
+        snapshot = None
     if snapshot is None:
         snapshot = _book_from_database(symbol, depth)
     return {**snapshot, "bids": snapshot["bids"][:depth], "asks": snapshot["asks"][:depth]}
@@ -102,6 +109,34 @@ def recent_trades(*, symbol: Symbol, limit: int = 100) -> list[dict]:
     return [render.trade(symbol.scale, row) for row in rows]
 
 
+def trades(*, symbol: Symbol, from_id: int | None = None, start: datetime | None = None, end: datetime | None = None,
+           limit: int = 500) -> list[dict]:
+    """Oldest first: from trade `from_id` on, or executed in [start, end);
+    with neither `from_id` nor `start`, the newest `limit` trades."""
+    rows = Trade.objects.filter(symbol=symbol)
+    if from_id is not None:
+        rows = rows.filter(id__gte=from_id)
+    if start is not None:
+        rows = rows.filter(executed_at__gte=start)
+    if end is not None:
+        rows = rows.filter(executed_at__lt=end)
+    fields = ("id", "price", "quantity", "taker_side", "executed_at")
+    if from_id is None and start is None:
+        found = list(reversed(rows.order_by("-sequence").values(*fields)[:limit]))
+    else:
+        found = list(rows.order_by("sequence").values(*fields)[:limit])
+    return [render.trade(symbol.scale, row) for row in found]
+
+
+def trade_window(*, symbol: Symbol, start: datetime, end: datetime) -> dict:
+    """Of the trades executed in (start, end], the ticker's window: the first
+    and last trade ids, their count; and the last price before the window."""
+    window = Trade.objects.filter(symbol=symbol, executed_at__gt=start, executed_at__lte=end)
+    totals = window.aggregate(first_id=Min("id"), last_id=Max("id"), count=Count("id"))
+    before = Trade.objects.filter(symbol=symbol, executed_at__lte=start).order_by("-sequence").values_list("price", flat=True).first()
+    return {**totals, "previous_price": render.decimal_or_none(before, symbol.scale.price_places)}
+
+
 def ticker(*, symbol: Symbol, now: datetime | None = None) -> dict:
     """24 hours rolling, from the trades table; best bid and ask from the book."""
     now = now or timezone.now()
@@ -142,8 +177,9 @@ def ticker_body(symbol, *, last_price: Decimal | None, best_bid: str | None, bes
 
 
 def candles(*, symbol: Symbol, interval: str, start: datetime | None = None, end: datetime | None = None,
-            limit: int = DEFAULT_CANDLES) -> list[dict]:
-    """Candles aggregated from trades (PostgreSQL date_bin), oldest first.
+            limit: int = DEFAULT_CANDLES, with_flow: bool = False) -> list[dict]:
+    """Candles aggregated from trades (PostgreSQL date_bin), oldest first;
+    `with_flow` adds each one's trade count and what taker buys bought.
 
     Only intervals with trades appear. Without `start`, the `limit` intervals
     before `end` (default now) are searched.
@@ -152,7 +188,10 @@ def candles(*, symbol: Symbol, interval: str, start: datetime | None = None, end
     limit = max(1, min(limit, MAX_CANDLES))
     end = end or timezone.now() + step
     start = start or end - step * limit
-    return [render.candle(symbol.scale, row) for row in reversed(_candle_rows(symbol.id, step, start, end, limit))]
+    rows = reversed(_candle_rows(symbol.id, step, start, end, limit))
+    if with_flow:
+        return [{**render.candle(symbol.scale, row), **render.candle_flow(row)} for row in rows]
+    return [render.candle(symbol.scale, row) for row in rows]
 
 
 def _candle_rows(symbol_id: int, step: timedelta, start: datetime, end: datetime, limit: int) -> list[dict]:

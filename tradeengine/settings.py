@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "orders",
     "matching",
     "marketdata",
+    "binance_api",
     "tradeengine",  # management commands (run_web)
 ]
 
@@ -301,7 +302,7 @@ SPECTACULAR_SETTINGS = {
 # value turns a bucket off. Load tests and benchmarks raise them through the
 # same variables. Over a limit: 429 RATE_LIMITED with Retry-After.
 RATE_LIMITS = {
-    "ip": env.str("RATE_LIMIT_IP", default="1200/min"),  # every API request, per client address
+    "ip": env.str("RATE_LIMIT_IP", default="1200/min"),  # every API request, per client address (/api/v3: its weight)
     "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # every authenticated request, per user
     "orders": env.str("RATE_LIMIT_ORDERS", default="100/10s"),  # order placements, per user
     "orders_day": env.str("RATE_LIMIT_ORDERS_DAY", default="200000/day"),  # order placements, per user

@@ -5,7 +5,8 @@ Redis round trip (a Lua script). The buckets, their limits in
 settings.RATE_LIMITS (e.g. {"user": "1200/min"}; an empty value turns a
 bucket off):
 
-- "ip":         every API request, per client address;
+- "ip":         every API request, per client address (a request counts its
+                weight: 1, or what the view says, as /api/v3 views do);
 - "user":       every authenticated request, per user;
 - "orders":     order placements, per user (a short window: bursts);
 - "orders_day": order placements, per user (a day: sustained volume).
@@ -37,17 +38,16 @@ from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
 from core import metrics
+from core.rates import parse_rate
 from core.redis import get_redis
 from riskadmin.selectors import order_rate_overrides
 
 log = logging.getLogger(__name__)
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-
 # KEYS: bucket keys; ARGV: limit, window (ms), units for each key in turn.
 # Checks every bucket first and counts only when all have room. Returns
 # {0, 0} when counted, else {ms until the fullest bucket has room, its
-# 1-based index}.
+# 1-based index}; then each bucket's count (after counting, if counted).
 TAKE_SCRIPT = """
 local wait, worst = 0, 0
 for i, key in ipairs(KEYS) do
@@ -63,16 +63,18 @@ for i, key in ipairs(KEYS) do
         end
     end
 end
-if worst > 0 then
-    return {wait, worst}
-end
+local result = {wait, worst}
 for i, key in ipairs(KEYS) do
-    redis.call('INCRBY', key, tonumber(ARGV[3 * i]))
-    if redis.call('PTTL', key) < 0 then
-        redis.call('PEXPIRE', key, tonumber(ARGV[3 * i - 1]))
+    if worst > 0 then
+        result[i + 2] = tonumber(redis.call('GET', key) or '0')
+    else
+        result[i + 2] = redis.call('INCRBY', key, tonumber(ARGV[3 * i]))
+        if redis.call('PTTL', key) < 0 then
+            redis.call('PEXPIRE', key, tonumber(ARGV[3 * i - 1]))
+        end
     end
 end
-return {0, 0}
+return result
 """
 
 # KEYS: bucket keys; ARGV: units for each key. Takes back what TAKE_SCRIPT
@@ -87,15 +89,6 @@ return 0
 """
 
 _scripts: dict[str, object] = {}
-
-
-def parse_rate(rate: str | None) -> tuple[int, int] | None:
-    """"100/min" -> (100, 60); "100/10s" -> (100, 10); "" or None -> None (no limit)."""
-    if not rate:
-        return None
-    count, _, period = str(rate).partition("/")
-    amount, unit = "".join(ch for ch in period if ch.isdigit()) or "1", "".join(ch for ch in period if ch.isalpha())
-    return int(count), int(amount) * PERIODS[unit.lower()]
 
 
 @dataclass(frozen=True)
@@ -140,17 +133,23 @@ def take(buckets: list[Bucket]) -> Refusal | None:
     None means go ahead (also when Redis is unreachable: the limiter fails
     open); a Refusal names the bucket that stays full longest and when it
     has room again."""
+    return take_counted(buckets)[0]
+
+
+def take_counted(buckets: list[Bucket]) -> tuple[Refusal | None, list[int]]:
+    """take(), and then each bucket's count in its window (what a client is
+    told it used); no counts when Redis is unreachable."""
     if not buckets:
-        return None
+        return None, []
     args = [value for b in buckets for value in (b.limit, b.window * 1000, b.units)]
     try:
-        wait_ms, worst = (int(v) for v in _script("take", TAKE_SCRIPT)(keys=[b.key for b in buckets], args=args))
+        wait_ms, worst, *counts = (int(v) for v in _script("take", TAKE_SCRIPT)(keys=[b.key for b in buckets], args=args))
     except Exception as exc:  # fail open: the limiter being down must not stop trading
         log.warning("rate limiter unavailable, request let through: %s", exc)
-        return None
+        return None, []
     if worst == 0:
-        return None
-    return Refusal(buckets[worst - 1].scope, max(1, math.ceil(wait_ms / 1000)))
+        return None, counts
+    return Refusal(buckets[worst - 1].scope, max(1, math.ceil(wait_ms / 1000))), counts
 
 
 def give_back(buckets: list[Bucket]) -> None:
@@ -165,6 +164,13 @@ def give_back(buckets: list[Bucket]) -> None:
 
 def _one(request, view) -> int:
     return 1
+
+
+def request_weight(request, view) -> int:
+    """What the request counts in the per-IP bucket: 1, or the weight the
+    view gives it (the Binance-compatible views weigh by their parameters)."""
+    weigh = getattr(view, "request_weight", None)
+    return 1 if weigh is None else max(1, weigh(request))
 
 
 def orders_placed(request, view) -> int:
@@ -189,7 +195,7 @@ class Scope:
 # Buckets an operator may set per user (a market maker's order rates).
 USER_OVERRIDABLE = ("orders", "orders_day")
 SCOPES = (
-    Scope("ip", per="ip", units=_one),
+    Scope("ip", per="ip", units=request_weight),
     Scope("user", per="user", units=_one),
     Scope("orders", per="user", units=orders_placed),
     Scope("orders_day", per="user", units=orders_placed),
@@ -224,7 +230,11 @@ class RateLimitThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         self.wait_seconds = None
-        refusal = take(self.buckets(request, view))
+        buckets = self.buckets(request, view)
+        refusal, counts = take_counted(buckets)
+        # Per scope: (units used in the window, the window in seconds), for
+        # views that report usage in headers (X-MBX-USED-WEIGHT-1M).
+        request.rate_limit_usage = {b.scope: (n, b.window) for b, n in zip(buckets, counts)}
         if refusal is None:
             return True
         self.wait_seconds = refusal.retry_after

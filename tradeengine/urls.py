@@ -1,4 +1,4 @@
-"""URL map: REST API under /api/v1/, schema and docs, admin, probes, metrics."""
+"""URL map: REST API under /api/v1/, the Binance-compatible API under /api/v3/, schema and docs, admin, probes, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -19,6 +19,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("api/v3/", include("binance_api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # The admin's own login view, with failed logins throttled; listed first,
