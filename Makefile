@@ -26,11 +26,11 @@ COVERAGE_ARGS ?= --cov --cov-report=term-missing:skip-covered $(if $(strip $(PYT
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-venv: $(VENV)/.installed ## Create .venv and install requirements.txt
+venv: $(VENV)/.installed ## Create .venv and install requirements.txt (and ccxt, for tests)
 
-# Re-runs only when requirements.txt changes. On a bare Debian/Ubuntu machine
+# Re-runs only when a requirements file changes. On a bare Debian/Ubuntu machine
 # python3 and its venv module are installed with apt-get when missing.
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-ccxt.txt
 	@set -e; \
 	py="$(PYTHON)"; \
 	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -54,6 +54,7 @@ $(VENV)/.installed: requirements.txt
 	  fi; \
 	fi
 	$(VENV_PY) -m pip install --disable-pip-version-check --no-input -q -r requirements.txt
+	$(VENV_PY) -m pip install --disable-pip-version-check --no-input -q --no-deps -r requirements-ccxt.txt
 	@touch $@
 
 services: ## Start (or install) PostgreSQL and Redis on this machine, create the database

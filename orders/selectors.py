@@ -15,7 +15,7 @@ from .models import Fill, Order, Trade
 
 
 def _fills() -> Prefetch:
-    return Prefetch("fills", queryset=Fill.objects.select_related("symbol", "trade").order_by("id"))
+    return Prefetch("fills", queryset=Fill.objects.select_related("symbol").order_by("id"))
 
 
 def _with_fills(queryset: QuerySet[Order]) -> QuerySet[Order]:
@@ -59,7 +59,7 @@ def orders_for_user(*, user, symbol_id: int | None = None, status: str | None = 
 
 
 def fills_for_user(*, user, symbol_id: int | None = None) -> QuerySet[Fill]:
-    queryset = Fill.objects.filter(user=user).select_related("symbol", "trade")
+    queryset = Fill.objects.filter(user=user).select_related("symbol")
     if symbol_id is not None:
         queryset = queryset.filter(symbol_id=symbol_id)
     return queryset

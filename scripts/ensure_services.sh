@@ -281,6 +281,15 @@ ensure_postgres() {
         say "creating database $db_name"
         PGCONNECT_TIMEOUT=5 createdb -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -O "$db_user" -- "$db_name"
     fi
+
+    # The exchange's tables grow by thousands of rows a second: without
+    # autovacuum their statistics go stale within minutes and the planner
+    # turns index lookups into scans of whole tables.
+    if [ "$(pg_psql -tAc 'SHOW autovacuum')" != "on" ]; then
+        say "turning PostgreSQL's autovacuum on (it was off): ALTER SYSTEM SET autovacuum = on"
+        pg_psql -c 'ALTER SYSTEM SET autovacuum = on' >/dev/null
+        pg_psql -tAc 'SELECT pg_reload_conf()' >/dev/null
+    fi
 }
 
 # --- Redis -------------------------------------------------------------------

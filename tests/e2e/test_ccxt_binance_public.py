@@ -3,18 +3,18 @@ reads our public market data through /api/v3 as it would Binance's:
 load_markets, fetch_order_book, fetch_ticker(s), fetch_trades, fetch_ohlcv.
 
 ccxt is not in requirements.txt (its exact dependency pins would move
-packages the project shares); requirements-ccxt.txt pins it, and this test
-runs where it is importable."""
+packages the project shares): requirements-ccxt.txt pins it and `make venv`
+installs it without its dependencies."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import ccxt
 import pytest
 import requests
 
 pytestmark = pytest.mark.e2e
-ccxt = pytest.importorskip("ccxt")
 
 ORDERS = [  # (trader, side, quantity, price); bob's sell of 0.5 at 50000 trades
     ("alice", "BUY", "1.000", "49000.00"),
