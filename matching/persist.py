@@ -4,7 +4,7 @@ each symbol's last price and matcher state.
 Runs inside the batch transaction; nothing here commits. Every write is one
 statement over arrays (`unnest`) for all the symbols of the batch, so a
 batch costs the same number of statements whether it made one trade or
-thousands.
+thousands. The arrays travel as literal text (core.sql_arrays).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import connection
 from django.utils import timezone
 
+from core import sql_arrays as arrays
 from matching.engine import MatchingEngine
 from matching.engine import Order as EngineOrder
 from matching.engine import Trade as EngineTrade
@@ -121,24 +122,30 @@ def write_batch(results: list[BookResults], *, owner: str) -> dict[int, list[int
 def write_orders(results: list[BookResults]) -> None:
     """Store the engine's view of each changed order and release what the
     finished ones no longer need."""
-    columns: tuple[list, ...] = tuple([] for _ in range(11))
     by_id: dict[int, tuple[EngineOrder, object]] = {}
     for r in results:
         scale = r.symbol.scale
         for o in r.orders:
-            for column, value in zip(columns, (
-                o.id, o.status, scale.quantity(o.filled), scale.quote(o.spent),
-                o.cancel_reason, o.reject_reason, o.seq, o.triggered,
-                # an amend changes these three
-                scale.quantity(o.quantity), None if o.price is None else scale.price(o.price),
-                None if o.stop_price is None else scale.price(o.stop_price),
-            )):
-                column.append(value)
             by_id[o.id] = (o, scale)
     if not by_id:
         return
+    changed = by_id.values()
     with connection.cursor() as cursor:
-        cursor.execute(UPDATE_ORDERS, [timezone.now(), *columns])
+        cursor.execute(UPDATE_ORDERS, [
+            timezone.now(),
+            arrays.ints(o.id for o, _ in changed),
+            arrays.texts(o.status for o, _ in changed),
+            arrays.decimals(scale.quantity(o.filled) for o, scale in changed),
+            arrays.decimals(scale.quote(o.spent) for o, scale in changed),
+            arrays.texts(o.cancel_reason for o, _ in changed),
+            arrays.texts(o.reject_reason for o, _ in changed),
+            arrays.ints(o.seq for o, _ in changed),
+            arrays.bools(o.triggered for o, _ in changed),
+            # an amend changes these three
+            arrays.decimals(scale.quantity(o.quantity) for o, scale in changed),
+            arrays.decimals(None if o.price is None else scale.price(o.price) for o, scale in changed),
+            arrays.decimals(None if o.stop_price is None else scale.price(o.stop_price) for o, scale in changed),
+        ])
         written = cursor.fetchall()
     if len(written) != len(by_id):
         raise AssertionError(f"{len(by_id)} orders changed in the engine, {len(written)} found to store")
@@ -213,13 +220,25 @@ def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
     if not fills:
         return {}
     now = timezone.now()
+    as_array = (arrays.ints,) * 2 + (arrays.decimals,) * 3 + (arrays.texts,) + (arrays.ints,) * 4 + (arrays.decimals,) * 2
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_TRADES, [now, Trade.Settlement.PENDING, *trades])
+        cursor.execute(INSERT_TRADES, [now, Trade.Settlement.PENDING, *(f(column) for f, column in zip(as_array, trades))])
         ids = {(symbol_id, sequence): trade_id for trade_id, symbol_id, sequence in cursor.fetchall()}
         if len(ids) != len(trades[0]):
             raise AssertionError(f"{len(trades[0])} trades made, {len(ids)} stored")
-        columns = [[ids[(f[0], f[1])] for f in fills]] + [[f[k] for f in fills] for k in (2, 3, 0, 4, 5, 6, 7, 8, 9)]
-        cursor.execute(INSERT_FILLS, [now, *columns])
+        cursor.execute(INSERT_FILLS, [
+            now,
+            arrays.ints(ids[(f[0], f[1])] for f in fills),
+            arrays.ints(f[2] for f in fills),  # order
+            arrays.ints(f[3] for f in fills),  # user
+            arrays.ints(f[0] for f in fills),  # symbol
+            arrays.texts(f[4] for f in fills),  # side
+            arrays.texts(f[5] for f in fills),  # liquidity
+            arrays.decimals(f[6] for f in fills),  # price
+            arrays.decimals(f[7] for f in fills),  # quantity
+            arrays.decimals(f[8] for f in fills),  # fee
+            arrays.texts(f[9] for f in fills),  # fee asset
+        ])
     trade_ids: dict[int, list[int]] = {}
     for symbol_id, sequence in zip(trades[0], trades[1]):
         trade_ids.setdefault(symbol_id, []).append(ids[(symbol_id, sequence)])
@@ -233,11 +252,13 @@ def write_book_states(results: list[BookResults], *, owner: str) -> None:
         if priced:
             for r in priced:
                 r.symbol.last_price = r.symbol.scale.price(r.engine.last_price)
-            cursor.execute(UPDATE_LAST_PRICES, [[r.symbol.id for r in priced], [r.symbol.last_price for r in priced]])
+            cursor.execute(UPDATE_LAST_PRICES, [
+                arrays.ints(r.symbol.id for r in priced), arrays.decimals(r.symbol.last_price for r in priced),
+            ])
         cursor.execute(UPDATE_STATES, [
             timezone.now(), owner,
-            [r.symbol.id for r in results],
-            [r.engine.sequence for r in results],
-            [r.engine.trade_seq for r in results],
-            [r.engine.order_seq for r in results],
+            arrays.ints(r.symbol.id for r in results),
+            arrays.ints(r.engine.sequence for r in results),
+            arrays.ints(r.engine.trade_seq for r in results),
+            arrays.ints(r.engine.order_seq for r in results),
         ])

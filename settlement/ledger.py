@@ -9,6 +9,8 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from core import sql_arrays as arrays
+
 from .models import LedgerEntry
 
 ZERO = Decimal("0")
@@ -58,7 +60,8 @@ def record(*, kind: str, reference: str, lines: list[Line]) -> list[Line]:
     return [line for _, line in _record_all(kind=kind, postings={reference: lines})]
 
 
-# One statement for any number of lines: the columns travel as arrays.
+# One statement for any number of lines: the columns travel as arrays
+# (literal text, core.sql_arrays).
 INSERT_LINES = """
 INSERT INTO settlement_ledgerentry (account_id, asset, bucket, amount, kind, reference, leg, created_at)
 SELECT account_id, asset, bucket, amount, %s, reference, leg, %s
@@ -85,12 +88,12 @@ def _record_all(*, kind: str, postings: dict[str, list[Line]]) -> list[tuple[str
         cursor.execute(INSERT_LINES, [
             str(kind),
             timezone.now(),
-            [line.account_id for _, line in written],
-            [line.asset for _, line in written],
-            [str(line.bucket) for _, line in written],
-            [line.amount for _, line in written],
-            [reference for reference, _ in written],
-            [line.leg for _, line in written],
+            arrays.ints(line.account_id for _, line in written),
+            arrays.texts(line.asset for _, line in written),
+            arrays.texts(str(line.bucket) for _, line in written),
+            arrays.decimals(line.amount for _, line in written),
+            arrays.texts(reference for reference, _ in written),
+            arrays.texts(line.leg for _, line in written),
         ])
     return written
 

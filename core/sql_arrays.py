@@ -1,0 +1,45 @@
+"""Columns of a bulk statement as PostgreSQL array literals.
+
+A bulk write sends each column as one array, cast in the SQL
+(`unnest(%s::bigint[], %s::numeric[], ...)`). Handed a Python list, the
+client-side binding Django uses quotes the array element by element in
+Python, and for the matcher's batches that cost more than PostgreSQL took
+to apply them (docs/performance.md, "Matcher: draining a backlog"). These
+build the literal text ('{1,2,3}') with str.join instead; PostgreSQL parses
+the same text either way, so the stored values are identical. Decimal text
+is exact (str of a Decimal round-trips, and numeric accepts its exponent
+form).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Iterable
+
+NULL = "NULL"
+
+
+def ints(values: Iterable[int]) -> str:
+    """bigint[] text; no NULLs."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def decimals(values: Iterable[Decimal | None]) -> str:
+    """numeric[] text; None becomes NULL."""
+    return "{" + ",".join(NULL if v is None else str(v) for v in values) + "}"
+
+
+def texts(values: Iterable[str]) -> str:
+    """varchar[] text: every element quoted, so an empty string, a space, a
+    comma or the word NULL stay what they are."""
+    return "{" + ",".join(_quoted(v) for v in values) + "}"
+
+
+def bools(values: Iterable[bool]) -> str:
+    return "{" + ",".join("t" if v else "f" for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
