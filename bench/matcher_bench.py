@@ -183,11 +183,15 @@ class StageClock:
         self.wrap(events, "book_change", "market-data change")
         self.wrap(connection, "commit", "commit")
         self.wrap(matcher, "_after_commit", "after commit")
+        self.wrap(host, "announce_processed", "  announce (Redis)")
+        self.wrap(host, "enqueue_settlement", "  hand to settlement")
+        self.wrap(host, "publish", "  publish market data")
 
     def report(self, elapsed: float) -> list[str]:
         """One line per stage: wall, of it statements, the rest Python.
         A nested stage's time is taken out of the stage around it."""
-        nested = {"rows to engine orders": None, "engine": None, "release funds": "orders UPDATE"}
+        nested = {"rows to engine orders": None, "engine": None, "release funds": "orders UPDATE", "  announce (Redis)": "after commit",
+                  "  hand to settlement": "after commit", "  publish market data": "after commit"}
         own = dict(self.total)
         for stage, parent in nested.items():
             if parent and stage in own:

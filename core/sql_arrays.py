@@ -25,21 +25,23 @@ def ints(values: Iterable[int]) -> str:
 
 
 def decimals(values: Iterable[Decimal | None]) -> str:
-    """numeric[] text; None becomes NULL."""
-    return "{" + ",".join(NULL if v is None else str(v) for v in values) + "}"
+    """numeric[] text; None becomes NULL (no Decimal's text contains "None")."""
+    return "{" + ",".join(map(str, values)).replace("None", NULL) + "}"
 
 
 def texts(values: Iterable[str]) -> str:
     """varchar[] text: every element quoted, so an empty string, a space, a
     comma or the word NULL stay what they are."""
-    return "{" + ",".join(_quoted(v) for v in values) + "}"
+    values = list(values)
+    joined = '","'.join(values)
+    if "\\" in joined or joined.count('"') != 2 * max(len(values) - 1, 0):
+        joined = '","'.join(_escaped(v) for v in values)  # some element has a quote or a backslash
+    return '{"' + joined + '"}' if values else "{}"
 
 
 def bools(values: Iterable[bool]) -> str:
     return "{" + ",".join("t" if v else "f" for v in values) + "}"
 
 
-def _quoted(value: str) -> str:
-    if "\\" in value or '"' in value:
-        value = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{value}"'
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
