@@ -186,18 +186,23 @@ class StageClock:
         self.wrap(host, "announce_processed", "  announce (Redis)")
         self.wrap(host, "enqueue_settlement", "  hand to settlement")
         self.wrap(host, "publish", "  publish market data")
+        # report in batch order, whether or not a stage ran
+        for stage in ("read commands", "rows to engine orders", "engine", "orders UPDATE", "release funds",
+                      "trades + fills INSERT", "last price + state", "market-data change", "commit", "after commit",
+                      "  announce (Redis)", "  hand to settlement", "  publish market data"):
+            self.total[stage] += 0.0
 
     def report(self, elapsed: float) -> list[str]:
-        """One line per stage: wall, of it statements, the rest Python.
-        A nested stage's time is taken out of the stage around it."""
-        nested = {"rows to engine orders": None, "engine": None, "release funds": "orders UPDATE", "  announce (Redis)": "after commit",
+        """One line per stage in batch order: wall, of it statements, the
+        rest Python. A nested stage's time is taken out of its parent's."""
+        nested = {"release funds": "orders UPDATE", "  announce (Redis)": "after commit",
                   "  hand to settlement": "after commit", "  publish market data": "after commit"}
         own = dict(self.total)
         for stage, parent in nested.items():
-            if parent and stage in own:
+            if stage in own and parent in own:
                 own[parent] -= self.total[stage]  # statements go to the innermost stage already
         lines = []
-        for stage, seconds in sorted(own.items(), key=lambda kv: -kv[1]):
+        for stage, seconds in own.items():
             sql = self.statements.get(stage, 0.0)
             lines.append(f"  {stage:24} {seconds:6.2f}s  (statements {sql:5.2f}s, Python {seconds - sql:5.2f}s)")
         rest, sql = elapsed - sum(own.values()), self.statements.get("other", 0.0)

@@ -19,14 +19,20 @@ from typing import Iterable
 NULL = "NULL"
 
 
-def ints(values: Iterable[int]) -> str:
-    """bigint[] text; no NULLs."""
-    return "{" + ",".join(map(str, values)) + "}"
+def ints(values: Iterable[int | None]) -> str:
+    """bigint[] text; None becomes NULL (no int's text contains "None")."""
+    return "{" + ",".join(map(str, values)).replace("None", NULL) + "}"
 
 
 def decimals(values: Iterable[Decimal | None]) -> str:
     """numeric[] text; None becomes NULL (no Decimal's text contains "None")."""
     return "{" + ",".join(map(str, values)).replace("None", NULL) + "}"
+
+
+def decimal_runs(runs: Iterable[tuple[Decimal, int]]) -> str:
+    """numeric[] text of runs of one value: (value, times) pairs, in order
+    (a per-row constant such as each row's symbol's step)."""
+    return "{" + ",".join(",".join([str(value)] * times) for value, times in runs if times) + "}"
 
 
 def texts(values: Iterable[str]) -> str:

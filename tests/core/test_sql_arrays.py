@@ -38,3 +38,13 @@ def test_ints(values):
 
 def test_bools():
     assert read_back(sql_arrays.bools([True, False]), "boolean") == [True, False]
+
+
+def test_decimal_runs_repeat_each_value_in_order():
+    runs = [(Decimal("0.010000000000000000"), 2), (Decimal("5"), 0), (Decimal("1E-16"), 1)]
+    assert read_back(sql_arrays.decimal_runs(runs), "numeric") == [Decimal("0.01"), Decimal("0.01"), Decimal("1E-16")]
+    assert read_back(sql_arrays.decimal_runs([]), "numeric") == []
+
+
+def test_ints_may_hold_nulls():
+    assert read_back(sql_arrays.ints([1, None, 3]), "bigint") == [1, None, 3]
