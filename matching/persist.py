@@ -48,21 +48,39 @@ FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[], %s::varchar
 WHERE o.id = v.id
 RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
 """
-# Ids come back with (symbol, sequence), unique per trade: RETURNING's row
-# order is not something to rely on.
-INSERT_TRADES = f"""
-INSERT INTO {Trade._meta.db_table} (symbol_id, sequence, price, quantity, quote_quantity, taker_side,
-    maker_order_id, taker_order_id, buyer_id, seller_id, buyer_fee, seller_fee, executed_at,
-    settlement_status, settlement_error)
-SELECT v.*, %s, %s, '' FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],
-    %s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[]) AS v
-RETURNING id, symbol_id, sequence
-"""
-INSERT_FILLS = f"""
-INSERT INTO {Fill._meta.db_table} (trade_id, order_id, user_id, symbol_id, side, liquidity, price, quantity,
-    fee, fee_asset, executed_at)
-SELECT v.*, %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],
-    %s::numeric[], %s::numeric[], %s::numeric[], %s::varchar[]) AS v
+# Trades and both fills of each in one statement: the fills are derived from
+# the inserted trades (the buyer's fill pays its fee in the base asset, the
+# seller's in the quote asset, the taker's side is TAKER), in trade order,
+# buyer's first. Ids come back with (symbol, sequence), unique per trade:
+# RETURNING's row order is not something to rely on.
+INSERT_TRADES_AND_FILLS = f"""
+WITH t AS (
+    INSERT INTO {Trade._meta.db_table} (symbol_id, sequence, price, quantity, quote_quantity, taker_side,
+        maker_order_id, taker_order_id, buyer_id, seller_id, buyer_fee, seller_fee, executed_at,
+        settlement_status, settlement_error)
+    SELECT v.*, %(now)s, %(pending)s, '' FROM unnest(
+        %(symbol)s::bigint[], %(sequence)s::bigint[], %(price)s::numeric[], %(quantity)s::numeric[],
+        %(quote)s::numeric[], %(taker_side)s::varchar[], %(maker_order)s::bigint[], %(taker_order)s::bigint[],
+        %(buyer)s::bigint[], %(seller)s::bigint[], %(buyer_fee)s::numeric[], %(seller_fee)s::numeric[]) AS v
+    RETURNING *
+), fills AS (
+    INSERT INTO {Fill._meta.db_table} (trade_id, order_id, user_id, symbol_id, side, liquidity, price, quantity,
+        fee, fee_asset, executed_at)
+    SELECT t.id,
+           CASE WHEN (leg.side = t.taker_side) THEN t.taker_order_id ELSE t.maker_order_id END,
+           CASE WHEN leg.side = %(buy)s THEN t.buyer_id ELSE t.seller_id END,
+           t.symbol_id, leg.side,
+           CASE WHEN (leg.side = t.taker_side) THEN %(taker)s ELSE %(maker)s END,
+           t.price, t.quantity,
+           CASE WHEN leg.side = %(buy)s THEN t.buyer_fee ELSE t.seller_fee END,
+           CASE WHEN leg.side = %(buy)s THEN a.base_asset ELSE a.quote_asset END,
+           t.executed_at
+    FROM t JOIN unnest(%(asset_symbols)s::bigint[], %(base_assets)s::varchar[], %(quote_assets)s::varchar[])
+             AS a(symbol_id, base_asset, quote_asset) ON a.symbol_id = t.symbol_id
+    CROSS JOIN (VALUES (1, %(buy)s), (2, %(sell)s)) AS leg(n, side)
+    ORDER BY t.symbol_id, t.sequence, leg.n
+)
+SELECT id, symbol_id, sequence FROM t
 """
 UPDATE_LAST_PRICES = f"""
 UPDATE {Symbol._meta.db_table} AS s SET last_price = v.last_price
@@ -202,10 +220,9 @@ def release_amend_surplus(symbol: Symbol, order: EngineOrder, *, command_id: int
 
 
 def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
-    """Insert trades and both fills of each (two statements); returns each
+    """Insert trades and both fills of each (one statement); returns each
     symbol's new trade ids in trade order."""
     trades: tuple[list, ...] = tuple([] for _ in range(12))
-    fills: list[tuple] = []  # (symbol id, trade seq, order, user, side, liquidity, price, quantity, fee, fee asset)
     rates = FeeRates.of_users({u for r in results for t in r.trades for u in (t.taker_user_id, t.maker_user_id)})
     for r in results:
         symbol, scale = r.symbol, r.symbol.scale
@@ -222,36 +239,28 @@ def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
                 buyer_id, seller_id, buyer_fee, seller_fee,
             )):
                 column.append(value)
-            buy_order, sell_order = (t.taker_order_id, t.maker_order_id) if taker_buys else (t.maker_order_id, t.taker_order_id)
-            taker, maker = Fill.Liquidity.TAKER, Fill.Liquidity.MAKER
-            fills.append((symbol.id, t.seq, buy_order, buyer_id, c.BUY, taker if taker_buys else maker,
-                          price, quantity, buyer_fee, symbol.base_asset))
-            fills.append((symbol.id, t.seq, sell_order, seller_id, c.SELL, maker if taker_buys else taker,
-                          price, quantity, seller_fee, symbol.quote_asset))
-    if not fills:
+    if not trades[0]:
         return {}
-    now = timezone.now()
-    as_array = (arrays.ints,) * 2 + (arrays.decimals,) * 3 + (arrays.texts,) + (arrays.ints,) * 4 + (arrays.decimals,) * 2
+    symbol_ids, sequences, prices, quantities, quotes, taker_sides, makers, takers, buyers, sellers, buyer_fees, seller_fees = trades
+    traded = [r.symbol for r in results if r.trades]
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_TRADES, [now, Trade.Settlement.PENDING, *(f(column) for f, column in zip(as_array, trades))])
+        cursor.execute(INSERT_TRADES_AND_FILLS, {
+            "now": timezone.now(), "pending": Trade.Settlement.PENDING,
+            "symbol": arrays.ints(symbol_ids), "sequence": arrays.ints(sequences),
+            "price": arrays.decimals(prices), "quantity": arrays.decimals(quantities), "quote": arrays.decimals(quotes),
+            "taker_side": arrays.texts(taker_sides), "maker_order": arrays.ints(makers), "taker_order": arrays.ints(takers),
+            "buyer": arrays.ints(buyers), "seller": arrays.ints(sellers),
+            "buyer_fee": arrays.decimals(buyer_fees), "seller_fee": arrays.decimals(seller_fees),
+            "asset_symbols": arrays.ints(s.id for s in traded),
+            "base_assets": arrays.texts(s.base_asset for s in traded),
+            "quote_assets": arrays.texts(s.quote_asset for s in traded),
+            "buy": c.BUY, "sell": c.SELL, "taker": Fill.Liquidity.TAKER, "maker": Fill.Liquidity.MAKER,
+        })
         ids = {(symbol_id, sequence): trade_id for trade_id, symbol_id, sequence in cursor.fetchall()}
-        if len(ids) != len(trades[0]):
-            raise AssertionError(f"{len(trades[0])} trades made, {len(ids)} stored")
-        cursor.execute(INSERT_FILLS, [
-            now,
-            arrays.ints(ids[(f[0], f[1])] for f in fills),
-            arrays.ints(f[2] for f in fills),  # order
-            arrays.ints(f[3] for f in fills),  # user
-            arrays.ints(f[0] for f in fills),  # symbol
-            arrays.texts(f[4] for f in fills),  # side
-            arrays.texts(f[5] for f in fills),  # liquidity
-            arrays.decimals(f[6] for f in fills),  # price
-            arrays.decimals(f[7] for f in fills),  # quantity
-            arrays.decimals(f[8] for f in fills),  # fee
-            arrays.texts(f[9] for f in fills),  # fee asset
-        ])
+    if len(ids) != len(symbol_ids):
+        raise AssertionError(f"{len(symbol_ids)} trades made, {len(ids)} stored")
     trade_ids: dict[int, list[int]] = {}
-    for symbol_id, sequence in zip(trades[0], trades[1]):
+    for symbol_id, sequence in zip(symbol_ids, sequences):
         trade_ids.setdefault(symbol_id, []).append(ids[(symbol_id, sequence)])
     return trade_ids
 
