@@ -67,10 +67,11 @@ hashed = make_password({password!r})
 for i in range({users}):
     name = f"{prefix}{{i:03d}}"
     user, created = User.objects.get_or_create(username=name, defaults={{"password": hashed}})
-    for asset, amount in (("USDT", "10000000"), ("BTC", "1000")):
+    for asset, amount in {funds!r}:
         deposit(user_id=user.id, asset=asset, amount=Decimal(amount), reference=f"load:{{name}}:{{asset}}")
 print("ok")
 """
+FUNDS = (("USDT", "10000000"), ("BTC", "1000"))
 
 
 def start_exchange(log_dir: Path, web_processes: int):
@@ -151,8 +152,21 @@ def cpu_seconds(stacks, database_url: str) -> dict[str, float]:
     return dict(totals)
 
 
-def create_users(env: dict, users: int, prefix: str) -> list[str]:
-    code = CREATE_USERS.format(password=PASSWORD, users=users, prefix=prefix)
+def cpu_spent(before: dict[str, float], after: dict[str, float], orders: int) -> tuple[dict, dict]:
+    """CPU seconds by part of the exchange between two `cpu_seconds` marks,
+    and the same in ms per order (with "all"; empty without orders)."""
+    spent = {role: after[role] - before.get(role, 0.0) for role in sorted(after)}
+    per_order = {}
+    if orders:
+        per_order = {role: round(1000 * v / orders, 2) for role, v in spent.items()}
+        per_order["all"] = round(1000 * sum(spent.values()) / orders, 2)
+    return {role: round(v, 2) for role, v in spent.items()}, per_order
+
+
+def create_users(env: dict, users: int, prefix: str, funds=FUNDS) -> list[str]:
+    """`users` users named prefix000, prefix001, ..., each given `funds`
+    ((asset, amount) pairs)."""
+    code = CREATE_USERS.format(password=PASSWORD, users=users, prefix=prefix, funds=tuple(funds))
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -160,13 +174,16 @@ def create_users(env: dict, users: int, prefix: str) -> list[str]:
     return [f"{prefix}{i:03d}" for i in range(users)]
 
 
-def sample_backlog(database_url: str, samples: list, stop: threading.Event, interval: float = 1.0) -> None:
-    """Every `interval` s until `stop`: (seconds since start, unprocessed commands)."""
+def sample_backlog(database_url: str, samples: list, stop: threading.Event, interval: float = 1.0,
+                   sql: str = BACKLOG_SQL) -> None:
+    """Every `interval` s until `stop`: (seconds since start, unprocessed
+    commands), or with another `sql`, (seconds since start, its first row)."""
     started = time.monotonic()
     try:
         with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
             while not stop.is_set():
-                samples.append((time.monotonic() - started, conn.execute(BACKLOG_SQL).fetchone()[0]))
+                row = conn.execute(sql).fetchone()
+                samples.append((time.monotonic() - started, row[0] if len(row) == 1 else row))
                 stop.wait(interval)
     except psycopg.Error as exc:
         samples.append((time.monotonic() - started, f"error: {exc}"))
@@ -184,16 +201,21 @@ async def login(client: httpx.AsyncClient, url: str, username: str) -> str:
     return response.json()["access"]
 
 
+async def log_in_all(client: httpx.AsyncClient, url: str, usernames: list[str]) -> list[dict]:
+    """Each user's Authorization header, logged in a few at a time (logins hash passwords)."""
+    tokens = []
+    for i in range(0, len(usernames), 10):
+        tokens += await asyncio.gather(*(login(client, url, u) for u in usernames[i:i + 10]))
+    return [{"Authorization": f"Bearer {t}"} for t in tokens]
+
+
 async def run(urls: list[str], usernames: list[str], args, backlog: list, start_sampler) -> dict:
     rng = random.Random(args.seed)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     timeout = httpx.Timeout(args.timeout)
     clients = [httpx.AsyncClient(limits=limits, timeout=timeout) for _ in urls]
     try:
-        tokens = []
-        for i in range(0, len(usernames), 10):  # logins hash passwords: a few at a time
-            tokens += await asyncio.gather(*(login(clients[0], urls[0], u) for u in usernames[i:i + 10]))
-        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        headers = await log_in_all(clients[0], urls[0], usernames)
         start_sampler()  # the backlog clock starts with the load
 
         total = int(args.rate * args.seconds)
@@ -297,15 +319,38 @@ async def run(urls: list[str], usernames: list[str], args, backlog: list, start_
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=1000.0, help="orders per second")
-    parser.add_argument("--seconds", type=float, default=30.0)
+def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", action="append", default=[], help="base URL of a running exchange (repeatable)")
     parser.add_argument("--start", action="store_true", help="start an exchange of its own on a throwaway database")
     parser.add_argument("--web-processes", type=int, default=2, help="with --start: daphne processes behind the one port")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradeengine"),
-                        help="with --url: its database, for the load users and the backlog")
+                        help="with --url: its database, for the load users, the backlog and the trades")
+
+
+def open_exchange(parser: argparse.ArgumentParser, args, log_prefix: str):
+    """The exchange to load: one of its own on a throwaway database (--start)
+    or a running one (--url, loopback only). Returns (environment for
+    manage.py, database URL, base URLs, stacks, stop); stop is None for a
+    running exchange."""
+    if args.start == bool(args.url):
+        parser.error("give either --start or --url")
+    for url in args.url:
+        if not url.startswith(("http://127.0.0.1", "http://localhost")):
+            parser.error("loopback URLs only")
+    if args.start:
+        log_dir = Path(tempfile.mkdtemp(prefix=log_prefix))
+        env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
+        print(f"exchange up: {' '.join(urls)} (logs in {log_dir})", file=sys.stderr)
+        return env, database_url, urls, stacks, stop
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradeengine.settings", "DATABASE_URL": args.database_url}
+    return env, args.database_url, [u.rstrip("/") for u in args.url], [], None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=1000.0, help="orders per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    add_exchange_arguments(parser)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64,
                         help="most requests in flight")
@@ -316,22 +361,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default="", help="also write the result here")
     args = parser.parse_args()
-    if args.start == bool(args.url):
-        parser.error("give either --start or --url")
-    for url in args.url:
-        if not url.startswith(("http://127.0.0.1", "http://localhost")):
-            parser.error("loopback URLs only")
-
-    stop = None
-    stacks = []
-    if args.start:
-        log_dir = Path(tempfile.mkdtemp(prefix="load-bench-"))
-        env, database_url, urls, stacks, stop = start_exchange(log_dir, args.web_processes)
-        print(f"exchange up: {' '.join(urls)} (logs in {log_dir})", file=sys.stderr)
-    else:
-        urls = [u.rstrip("/") for u in args.url]
-        database_url = args.database_url
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradeengine.settings", "DATABASE_URL": database_url}
+    env, database_url, urls, stacks, stop = open_exchange(parser, args, "load-bench-")
     backlog: list = []
     halt = threading.Event()
     try:
@@ -363,12 +393,7 @@ def main() -> None:
         result["backlog_samples"] = " ".join(f"{t:.0f}s:{b}" for t, b in backlog)
         # Where the CPU went during the load, per ok order (PostgreSQL and
         # Redis: every server process on the machine).
-        before, after = cpu_marks
-        spent = {role: after[role] - before.get(role, 0.0) for role in after}
-        result["cpu_seconds"] = {role: round(v, 2) for role, v in sorted(spent.items())}
-        if result["ok"]:
-            result["cpu_ms_per_ok_order"] = {role: round(1000 * v / result["ok"], 2) for role, v in sorted(spent.items())}
-            result["cpu_ms_per_ok_order"]["all"] = round(1000 * sum(spent.values()) / result["ok"], 2)
+        result["cpu_seconds"], result["cpu_ms_per_ok_order"] = cpu_spent(*cpu_marks, result["ok"])
     finally:
         halt.set()
         if stop is not None:

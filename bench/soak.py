@@ -3,6 +3,9 @@ time, sampling each process's memory, CPU, open connections and fds.
 
     python bench/soak.py --minutes 20 --interval 10 --rate 20 --png docs/soak-20min.png
     python bench/soak.py --minutes 1440 --interval 30   # 24 h
+    # the reference day's 864,000 orders, compressed, through the batch API:
+    python bench/soak.py --orders 864000 --orders-per-request 20 --rate 60 --minutes 40 \
+        --interval 10 --csv docs/soak-day.csv --png docs/soak-day.png
 
 It starts its own exchange (throwaway database; run_web with its daphne
 processes, matcher and Celery worker, as bench/load.py --start does; each
@@ -15,7 +18,18 @@ and the matcher backlog. At the end it draws memory and CPU per process over
 time (PNG) and flags any process whose mean RSS in the last third of the run
 is more than --growth-limit (default 10%) above its mean in the first third
 (samples during --warmup are left out); the exit code is 1 when a process is
-flagged or died or any request failed, 0 otherwise. Each load user logs in
+flagged or died or any request failed, 0 otherwise.
+
+With --orders-per-request above 1 every order request is a batch (POST
+/api/v1/orders/batch) of that many orders; even users sell and odd users buy
+at one price, so every order trades once its other side arrives (about one
+trade per two orders) and the book stays shallow. --orders ends the load
+after that many orders. After the load it waits (--drain-timeout) until the
+matcher's journal is empty and every trade is settled, then runs
+`manage.py reconcile` and `manage.py verify_book` on the soak's database;
+the exit code is also 1 when an order was refused, something was left
+unsettled, or a check failed. The summary gives the load's and the whole
+run's wall time. Each load user logs in
 again a minute before its access token expires. Loopback only.
 """
 
@@ -27,6 +41,7 @@ import base64
 import csv
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -105,19 +120,35 @@ async def load(urls: list[str], usernames: list[str], args, counts: Counter, err
         in_flight = asyncio.Semaphore(args.concurrency)
         tasks: set[asyncio.Task] = set()
 
-        async def one(n: int) -> None:
+        async def one(n: int, batch: int | None) -> None:
             url = urls[n % len(urls)]
             try:
-                auth = await credentials.header(n % len(usernames))
-                if n % 10 == 9:
+                if batch is None:
+                    auth = await credentials.header(n % len(usernames))
                     response = await client.get(f"{url}/api/v1/balances", headers=auth)
                     good = response.status_code == 200
-                else:
+                elif args.orders_per_request == 1:
+                    auth = await credentials.header(n % len(usernames))
                     side = "BUY" if n % 2 == 0 else "SELL"
                     price = f"{50000 + rng.uniform(-5, 5):.2f}"
                     body = {"symbol": "BTC/USDT", "side": side, "type": "LIMIT", "quantity": "0.001", "price": price}
                     response = await client.post(f"{url}/api/v1/orders", json=body, headers=auth)
                     good = response.status_code in (201, 202)
+                else:
+                    # Even users sell, odd users buy, all at one price: every
+                    # order trades once the other side arrives, the book stays
+                    # shallow and no trader meets itself.
+                    user = batch % len(usernames)
+                    auth = await credentials.header(user)
+                    side = "SELL" if user % 2 == 0 else "BUY"
+                    order = {"symbol": "BTC/USDT", "side": side, "type": "LIMIT", "quantity": "0.001", "price": "50000.00"}
+                    response = await client.post(f"{url}/api/v1/orders/batch", json={"orders": [order] * args.orders_per_request}, headers=auth)
+                    good = response.status_code in (201, 202)
+                    if good:
+                        refused = [item["error"]["code"] for item in response.json()["orders"] if "error" in item]
+                        for code in refused:
+                            errors[code] += 1
+                        counts["orders_refused"] += len(refused)
                 counts["ok" if good else "errors"] += 1
                 if not good:
                     errors[f"HTTP {response.status_code}"] += 1
@@ -128,8 +159,8 @@ async def load(urls: list[str], usernames: list[str], args, counts: Counter, err
                 in_flight.release()
 
         started = time.monotonic()
-        n = 0
-        while time.monotonic() < deadline and n < args.rate * args.minutes * 60 + 1:
+        n = batches = 0
+        while time.monotonic() < deadline and counts["orders_sent"] < args.orders:
             due = started + n / args.rate
             if (delay := due - time.monotonic()) > 0:
                 await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -137,7 +168,11 @@ async def load(urls: list[str], usernames: list[str], args, counts: Counter, err
                     break
             await in_flight.acquire()
             counts["sent"] += 1
-            task = asyncio.create_task(one(n))
+            places = n % 10 != 9  # every tenth request reads a balance
+            task = asyncio.create_task(one(n, batches if places else None))
+            if places:
+                batches += 1
+                counts["orders_sent"] += args.orders_per_request
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
@@ -164,6 +199,26 @@ def sampler(procs, database_url, args, counts, rows, out, writer, stop: threadin
             sys.stderr.write(f"\r{t:7.0f}s sent {counts['sent']} ok {counts['ok']} errors {counts['errors']} "
                              f"backlog {backlog}  {line}   ")
             sys.stderr.flush()
+
+
+def drain(database_url: str, timeout: float) -> float | None:
+    """Seconds until the journal is empty and every trade settled; None if
+    that did not happen within `timeout`."""
+    started = time.monotonic()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() - started < timeout:
+            backlog = conn.execute(BACKLOG_SQL).fetchone()[0]
+            unsettled = conn.execute("SELECT count(*) FROM orders_trade WHERE settlement_status <> 'SETTLED'").fetchone()[0]
+            if not backlog and not unsettled:
+                return round(time.monotonic() - started, 1)
+            time.sleep(0.5)
+    return None
+
+
+def check(env: dict, command: str) -> tuple[bool, str]:
+    """Run `manage.py reconcile` or `verify_book` against the soak's database."""
+    result = subprocess.run([sys.executable, "manage.py", command], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    return result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 def measure_view(rows: list[dict], t: float):
@@ -214,7 +269,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
-    parser.add_argument("--rate", type=float, default=20.0, help="requests per second (9 orders : 1 balance read)")
+    parser.add_argument("--rate", type=float, default=20.0, help="requests per second (9 order requests : 1 balance read)")
+    parser.add_argument("--orders-per-request", type=int, default=1,
+                        help="1: POST /api/v1/orders; more: POST /api/v1/orders/batch with that many orders")
+    parser.add_argument("--orders", type=int, default=0, help="stop once this many orders were sent (0: run --minutes)")
+    parser.add_argument("--drain-timeout", type=float, default=600.0,
+                        help="seconds to wait after the load for the matcher and settlement to catch up")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--web-processes", type=int, default=2, help="daphne processes behind run_web")
@@ -224,6 +284,9 @@ def main() -> int:
     parser.add_argument("--png", default="", help="default: next to the CSV")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    args.orders = args.orders or float("inf")
+    if args.orders_per_request > 1:
+        args.users += args.users % 2  # sellers and buyers in pairs
 
     log_dir = Path(tempfile.mkdtemp(prefix="soak-"))
     csv_path = Path(args.csv) if args.csv else log_dir / "soak.csv"
@@ -256,9 +319,14 @@ def main() -> int:
             halt.set()
             thread.join(timeout=30)
         sys.stderr.write("\n")
+        load_seconds = time.monotonic() - started
+        caught_up_after = drain(database_url, args.drain_timeout)
+        wall_seconds = time.monotonic() - started
         with psycopg.connect(database_url, autocommit=True) as conn:
             trades = conn.execute("SELECT count(*) FROM orders_trade").fetchone()[0]
+            orders_stored = conn.execute("SELECT count(*) FROM orders_order").fetchone()[0]
             unsettled = conn.execute("SELECT count(*) FROM orders_trade WHERE settlement_status <> 'SETTLED'").fetchone()[0]
+        checks = {name: check(env, name) for name in ("reconcile", "verify_book")}
     finally:
         halt.set()
         stop()
@@ -280,7 +348,8 @@ def main() -> int:
             **grown.get(name, {}),
         }
     elapsed = rows[-1]["t_s"] if rows else 0
-    chart(rows, png_path, f"soak: {args.minutes:g} min at {args.rate:g} req/s, sampled every {args.interval:g} s")
+    per = f", {args.orders_per_request} orders a request" if args.orders_per_request > 1 else ""
+    chart(rows, png_path, f"soak: {counts['orders_sent']} orders at {args.rate:g} req/s{per}, sampled every {args.interval:g} s")
     summary = {
         "minutes": args.minutes,
         "rate": args.rate,
@@ -290,8 +359,16 @@ def main() -> int:
         "errors_by_kind": dict(errors.most_common(10)),
         "logins": counts["logins"],
         "achieved_rate": round(counts["ok"] / elapsed, 1) if elapsed else None,
+        "orders_per_request": args.orders_per_request,
+        "orders_sent": counts["orders_sent"],
+        "orders_refused": counts["orders_refused"],
+        "orders_stored": orders_stored,
         "trades": trades,
         "trades_unsettled_at_end": unsettled,
+        "load_seconds": round(load_seconds, 1),
+        "caught_up_seconds_after_load": caught_up_after,
+        "wall_seconds": round(wall_seconds, 1),
+        "checks": {name: ok for name, (ok, _) in checks.items()},
         "processes": by_process,
         "memory_growth_flagged": flagged,
         "died": died,
@@ -299,7 +376,11 @@ def main() -> int:
         "png": str(png_path),
     }
     print(json.dumps(summary, indent=2))
-    return 1 if flagged or died or counts["errors"] else 0
+    for name, (ok, output) in checks.items():
+        if not ok:
+            print(f"{name} failed:\n{output}", file=sys.stderr)
+    failed = flagged or died or counts["errors"] or counts["orders_refused"] or unsettled or caught_up_after is None
+    return 1 if failed or not all(ok for ok, _ in checks.values()) else 0
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ journalled commands in batches, write each batch's results atomically."""
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -41,6 +43,15 @@ log = logging.getLogger(__name__)
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+@dataclass
+class Written:
+    """What a batch wrote so far, per symbol: its trade ids, in trade order,
+    and its changed orders (the latest state of each)."""
+
+    trade_ids: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    orders: dict[int, dict[int, object]] = field(default_factory=lambda: defaultdict(dict))
+
+
 class CommandConflict(RuntimeError):
     """Commands of this batch were already consumed: another matcher owns the symbol."""
 
@@ -64,6 +75,7 @@ class OrderRow(NamedTuple):
     status: str
     sequence: int
     triggered: bool
+    locked_asset: str
 
 
 class JournalEntry(NamedTuple):
@@ -76,7 +88,13 @@ class JournalEntry(NamedTuple):
     quantity: object
     price: object
     stop_price: object
+    # A PLACE's lock still to take from what the same batch's cancels free.
+    borrowed: object
     order: OrderRow
+
+    @property
+    def borrows(self) -> bool:
+        return self.kind == EngineCommand.Kind.PLACE and bool(self.borrowed)
 
 
 # One plain query: model instances for a whole batch of commands and their
@@ -86,10 +104,10 @@ class JournalEntry(NamedTuple):
 # unprocessed command to its order first and sorting them all cost a backlog
 # drain several times the read itself.
 NEXT_COMMANDS = f"""
-SELECT c.id, c.symbol_id, c.kind, c.reason, c.order_id, c.quantity, c.price, c.stop_price,
+SELECT c.id, c.symbol_id, c.kind, c.reason, c.order_id, c.quantity, c.price, c.stop_price, c.borrowed,
        o.id, o.user_id, o.side, o.type, o.time_in_force, o.post_only, o.self_trade_prevention, o.price,
        o.stop_price, o.quantity, o.filled_quantity, o.executed_quote, o.locked_amount, o.status, o.sequence,
-       o.triggered
+       o.triggered, o.locked_asset
 FROM (
     SELECT oldest.* FROM unnest(%(symbols)s::bigint[]) AS s(id)
     CROSS JOIN LATERAL (
@@ -106,7 +124,7 @@ def next_commands(symbol_ids: list[int], limit: int) -> list[JournalEntry]:
     """The oldest unprocessed commands of these symbols, with their orders."""
     with connection.cursor() as cursor:
         cursor.execute(NEXT_COMMANDS, {"symbols": arrays.ints(symbol_ids), "limit": limit})
-        return [JournalEntry(*row[:8], OrderRow(*row[8:])) for row in cursor.fetchall()]
+        return [JournalEntry(*row[:9], OrderRow(*row[9:])) for row in cursor.fetchall()]
 
 
 # The ids as one array: an ORM `id__in` of a batch builds and quotes a
@@ -217,30 +235,61 @@ class Matcher:
         commands = next_commands(list(self.books), self.batch_size)
         if not commands:
             return BatchResult([], [], set())
-        touched_symbols = {command.symbol_id for command in commands}
+        touched_symbols = sorted({command.symbol_id for command in commands})
         first_sequence = {sid: self.books[sid].engine.sequence + 1 for sid in touched_symbols}
-        for command in commands:
-            self._apply(command)
-        results = []
-        for symbol_id in sorted(touched_symbols):
-            book = self.books[symbol_id]
-            trades, orders = book.engine.drain()
-            results.append(persist.BookResults(book.symbol, book.engine, trades, orders))
-        trade_ids_by_symbol = persist.write_batch(results, owner=self.owner)
-        trade_ids: list[int] = []
-        changes = []
-        for r in results:
-            ids = trade_ids_by_symbol.get(r.symbol.id, [])
-            trade_ids += ids
-            changes.append(market.book_change(
-                r.symbol, r.engine, first_sequence=first_sequence[r.symbol.id],
-                before=self.published.get(r.symbol.id), trade_ids=ids, orders=r.orders,
-            ))
+        written = Written()
+        index = 0
+        while index < len(commands):
+            if commands[index].borrows:
+                run = list(itertools.takewhile(lambda command: command.borrows, commands[index:]))
+                self._flush(touched_symbols, written)  # the cancels before them free their funds
+                self._place_borrowing(run)
+                index += len(run)
+            else:
+                self._apply(commands[index])
+                index += 1
+        self._flush(touched_symbols, written)
+        changes = [
+            market.book_change(
+                self.books[sid].symbol, self.books[sid].engine, first_sequence=first_sequence[sid],
+                before=self.published.get(sid), trade_ids=written.trade_ids[sid], orders=list(written.orders[sid].values()),
+            )
+            for sid in touched_symbols
+        ]
         command_ids = [command.id for command in commands]
         consumed = consume_commands(command_ids)
         if consumed != len(command_ids):
             raise CommandConflict(f"{len(command_ids) - consumed} commands were already processed elsewhere")
-        return BatchResult(command_ids, trade_ids, touched_symbols, changes)
+        trade_ids = [trade_id for sid in touched_symbols for trade_id in written.trade_ids[sid]]
+        return BatchResult(command_ids, trade_ids, set(touched_symbols), changes)
+
+    def _flush(self, symbol_ids: list[int], written: "Written") -> None:
+        """Write what the books did since the last flush (inside the batch's
+        transaction: nothing commits here)."""
+        results = []
+        for symbol_id in symbol_ids:
+            book = self.books[symbol_id]
+            trades, orders = book.engine.drain()
+            results.append(persist.BookResults(book.symbol, book.engine, trades, orders))
+            written.orders[symbol_id].update((order.id, order) for order in orders)
+        for symbol_id, ids in persist.write_batch(results, owner=self.owner).items():
+            written.trade_ids[symbol_id] += ids
+
+    def _place_borrowing(self, commands: list[JournalEntry]) -> None:
+        """PLACEs counting on funds their batch's cancels free: lock those
+        funds now that the cancels are written, in journal order; an order
+        they no longer cover (its cancel found the order filled) is rejected."""
+        live = [command for command in commands if command.order.status == c.PENDING]
+        funded = persist.fund_borrowed([
+            (command.order_id, command.order.user_id, command.order.locked_asset, command.borrowed) for command in live
+        ])
+        for command in live:
+            book = self.books[command.symbol_id]
+            if command.order_id in funded:
+                row = command.order._replace(locked_amount=command.order.locked_amount + command.borrowed)
+                book.engine.place(to_engine_order(row, book.symbol.scale))
+            else:
+                book.engine.reject(to_engine_order(command.order, book.symbol.scale), c.INSUFFICIENT_BALANCE)
 
     def _apply(self, command: JournalEntry) -> None:
         book = self.books[command.symbol_id]

@@ -23,6 +23,10 @@ class EngineCommand(models.Model):
     quantity = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     stop_price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    # PLACE from a batch: the part of the order's lock that the batch's own
+    # cancels are to free. The matcher locks it once those cancels are applied,
+    # or rejects the order (INSUFFICIENT_BALANCE) when they freed too little.
+    borrowed = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

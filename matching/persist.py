@@ -219,6 +219,30 @@ def release_amend_surplus(symbol: Symbol, order: EngineOrder, *, command_id: int
         balances.release_order_funds([(order.id, user_id, asset, locked - needed)], leg=f"amend-release-{command_id}")
 
 
+GROW_LOCKS = f"""
+UPDATE {OrderRow._meta.db_table} AS o SET locked_amount = o.locked_amount + v.amount
+FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, amount) WHERE o.id = v.id
+"""
+
+
+def fund_borrowed(borrowing: list[tuple[int, int, str, Decimal]]) -> set[int]:
+    """Lock what orders borrowed from their batch's cancels, in the order
+    given: (order id, user id, asset, amount) each. Returns the ids funded;
+    the others found too little available and are to be rejected. Four
+    statements however many orders."""
+    available = balances.available_many_for_update((user_id, asset) for _, user_id, asset, _ in borrowing)
+    funded = []
+    for order_id, user_id, asset, amount in borrowing:
+        if available.get((user_id, asset), 0) >= amount:
+            available[(user_id, asset)] -= amount
+            funded.append((order_id, user_id, asset, amount))
+    if funded:
+        balances.lock_many(funded, leg="borrowed-lock")
+        with connection.cursor() as cursor:
+            cursor.execute(GROW_LOCKS, [[f[0] for f in funded], [f[3] for f in funded]])
+    return {f[0] for f in funded}
+
+
 def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
     """Insert trades and both fills of each (one statement); returns each
     symbol's new trade ids in trade order."""

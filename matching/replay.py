@@ -47,7 +47,10 @@ def replay(name: str, scale, commands) -> Replay:
         if command.kind == EngineCommand.Kind.PLACE:
             order = as_placed(command.order, scale, command)
             result.orders[order.id] = order
-            engine.place(order)
+            if command.order.reject_reason == c.INSUFFICIENT_BALANCE:  # the batch's cancels freed too little
+                engine.reject(order, c.INSUFFICIENT_BALANCE)
+            else:
+                engine.place(order)
         elif command.kind == EngineCommand.Kind.AMEND:
             amended = engine.amend(command.order_id, **amend_arguments(command, scale))
             if amended is not None:

@@ -28,19 +28,35 @@ def _done_key(command_id: int) -> str:
 
 
 def submit_command(*, order, kind: str, reason: str = "", quantity=None, price=None, stop_price=None) -> EngineCommand:
-    """Journal a command for the order's symbol; its insert trigger rings the
-    matcher on commit.
-
-    A PLACE records the order's quantity, price and stop price as placed; an
-    AMEND carries the new ones (Decimal, like the order's fields). Must run
-    inside the transaction that writes the order change.
-    """
+    """Journal one command for the order's symbol (see submit_commands). An
+    AMEND carries the new quantity, price and stop price (Decimal, like the
+    order's fields)."""
     if kind == EngineCommand.Kind.PLACE:
-        quantity, price, stop_price = order.quantity, order.price, order.stop_price
-    return EngineCommand.objects.create(
-        symbol_id=order.symbol_id, kind=kind, order=order, reason=reason,
-        quantity=quantity, price=price, stop_price=stop_price,
+        return submit_commands([place_command(order)])[0]
+    command = EngineCommand(
+        symbol_id=order.symbol_id, kind=kind, order=order, reason=reason, quantity=quantity, price=price, stop_price=stop_price,
     )
+    return submit_commands([command])[0]
+
+
+def place_command(order, *, borrowed=None) -> EngineCommand:
+    """A PLACE records the order as placed (replay needs it once amends change
+    the row) and what of its lock the same batch's cancels are to free."""
+    return EngineCommand(
+        symbol_id=order.symbol_id, kind=EngineCommand.Kind.PLACE, order=order,
+        quantity=order.quantity, price=order.price, stop_price=order.stop_price, borrowed=borrowed,
+    )
+
+
+def cancel_command(order_id: int, symbol_id: int, reason: str) -> EngineCommand:
+    return EngineCommand(symbol_id=symbol_id, kind=EngineCommand.Kind.CANCEL, order_id=order_id, reason=reason)
+
+
+def submit_commands(commands: list[EngineCommand]) -> list[EngineCommand]:
+    """Journal commands in one INSERT; the insert trigger rings the matcher
+    of each symbol on commit. Must run inside the transaction that writes
+    the order changes they carry."""
+    return EngineCommand.objects.bulk_create(commands) if commands else []
 
 
 # One call for a whole batch: a pipelined RPUSH and EXPIRE per command cost

@@ -69,3 +69,8 @@ class AmendPending(DomainError):
     code = "AMEND_PENDING"
     status = 409
     default_message = "An earlier amend of this order is still waiting for the matcher."
+
+
+class BatchTooLarge(DomainError):
+    code = "BATCH_TOO_LARGE"
+    default_message = "A batch takes at most 50 cancels and 50 orders; nothing was applied."

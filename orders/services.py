@@ -1,18 +1,22 @@
-"""The write path for orders: place, cancel and cancel-all, and waiting for
-the matcher's answer. API, admin and commands all come through here."""
+"""The write path for orders: place, cancel, batch, amend and cancel-all,
+and waiting for the matcher's answer. API, admin and commands all come
+through here; placing and cancelling go through the bulk writers
+(placement, cancellation), a single order being the batch of one."""
 
 from __future__ import annotations
 
 import enum
+import logging
 import time
-from decimal import ROUND_UP, Decimal
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 
-from core import metrics
+from core.errors import DomainError
 from matching import services as matching
 from matching.engine import constants as c
 from matching.models import EngineCommand
@@ -23,121 +27,138 @@ from settlement import balances
 from . import errors
 from . import limits as risk
 from . import selectors
+from .cancellation import Cancellation, CancelRef, journal_cancels, released_by
 from .models import Order
+from .placement import Placement, place_orders
 from .selectors import own_order
 from .validation import OrderRequest, validate_order
 
+log = logging.getLogger(__name__)
+
 CANCELLED_BY_OPERATOR = "Cancelled by operator"
-
-LOCK_QUANTUM = Decimal("1e-18")  # the balance column's precision
-# What makes a repeated client_order_id "the same order": every stored request parameter.
-COMPARED_FIELDS = (
-    "symbol_id", "side", "type", "quantity", "price", "stop_price", "time_in_force",
-    "post_only", "self_trade_prevention",
-)
+MAX_BATCH_ITEMS = 50  # of each kind, cancels and orders
 
 
-def funds_to_lock(request: OrderRequest) -> tuple[str, Decimal | None]:
-    """The asset and amount an order must lock; None means "all available".
-
-    A sell locks its quantity. A limit buy locks price x quantity. A market
-    buy locks quote_order_qty if given, else the whole available quote, and
-    the engine never lets it spend more. A stop-market buy locks stop price x
-    quantity plus STOP_MARKET_BUY_BUFFER.
-    """
-    symbol = request.symbol
-    if request.side == c.SELL:
-        return symbol.base_asset, request.quantity
-    if request.type in (c.LIMIT, c.STOP_LIMIT):
-        return symbol.quote_asset, request.price * request.quantity
-    if request.type == c.STOP_MARKET:
-        amount = request.stop_price * request.quantity * (1 + settings.STOP_MARKET_BUY_BUFFER)
-        return symbol.quote_asset, amount.quantize(LOCK_QUANTUM, rounding=ROUND_UP)
-    return symbol.quote_asset, request.quote_order_qty
+# PostgreSQL aborts one of two transactions that wait on each other's rows:
+# the matcher's batch locks orders and balances in the order its commands
+# need them, a request locks an order and then its owner's balance.
+DEADLOCK_DETECTED = "40P01"
+LOST_RACE_RETRIES = 3
 
 
-def _existing_for_client_id(user, request: OrderRequest) -> Order | None:
-    if not request.client_order_id:
-        return None
-    existing = Order.objects.filter(user=user, client_order_id=request.client_order_id).first()
-    if existing is None:
-        return None
-    candidate = Order(
-        symbol_id=request.symbol.id,
-        side=request.side,
-        type=request.type,
-        quantity=request.quantity,
-        price=request.price,
-        stop_price=request.stop_price,
-        time_in_force=request.time_in_force,
-        post_only=request.post_only,
-        self_trade_prevention=request.self_trade_prevention,
-    )
-    if any(getattr(existing, f) != getattr(candidate, f) for f in COMPARED_FIELDS):
-        raise errors.DuplicateClientOrderId(client_order_id=request.client_order_id, order_id=existing.id)
-    return existing
+def _lost_a_deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
+
+
+def _atomic_retrying(write):
+    """Run `write` in a transaction, and again when it lost a race, which
+    rolled it back whole (locks included), so nothing was written. Two
+    requests with the same client_order_id: running it again answers with
+    the winner's order. A deadlock (with the matcher): running it again
+    waits for the other transaction instead. Inside a caller's transaction
+    a deadlock is the caller's to handle: its own locks are still held."""
+    retry_deadlocks = not connection.in_atomic_block
+    for attempt in range(LOST_RACE_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError:
+            if attempt > 0:
+                raise
+        except OperationalError as exc:
+            if not (retry_deadlocks and _lost_a_deadlock(exc)) or attempt == LOST_RACE_RETRIES:
+                raise
+            log.info("order transaction broken by a deadlock; running it again", extra={"attempt": attempt + 1})
+    raise AssertionError("unreachable")
 
 
 def place_order(*, user, request: OrderRequest) -> tuple[Order, EngineCommand | None]:
-    """Validate, lock funds, and journal the order for the matcher.
-
-    Returns (order, command). command is None when client_order_id matched
-    an earlier order: that order is returned unchanged and nothing is written.
-    """
-    existing = _existing_for_client_id(user, request)
-    if existing is not None:
-        return existing, None
-    validate_order(request)
-    risk.check_symbol_limits(request)
-    asset, amount = funds_to_lock(request)
-    try:
-        with transaction.atomic():
-            risk.ensure_still_trading(request.symbol)
-            risk.enforce_user_limits(user=user, request=request)
-            if amount is None:
-                amount = balances.available_for_update(user_id=user.id, asset=asset)
-            order = Order.objects.create(
-                user=user,
-                symbol=request.symbol,
-                client_order_id=request.client_order_id,
-                side=request.side,
-                type=request.type,
-                time_in_force=request.time_in_force,
-                post_only=request.post_only,
-                self_trade_prevention=request.self_trade_prevention,
-                price=request.price,
-                stop_price=request.stop_price,
-                quantity=request.quantity,
-                locked_asset=asset,
-                locked_amount=amount,
-            )
-            balances.lock_order_funds(order_id=order.id, user_id=user.id, asset=asset, amount=amount)
-            metrics.count_accepted_order(order)
-            command = matching.submit_command(order=order, kind=EngineCommand.Kind.PLACE)
-    except IntegrityError:
-        # Two requests raced with the same client_order_id: the loser's
-        # transaction (its lock included) rolled back; answer with the winner.
-        existing = _existing_for_client_id(user, request)
-        if existing is None:
-            raise
-        return existing, None
-    return order, command
+    """Validate, lock funds, and journal the order for the matcher (the
+    batch of one). Returns (order, command); command is None when
+    client_order_id matched an earlier order: that order is returned
+    unchanged and nothing is written."""
+    placement = _atomic_retrying(lambda: place_orders(user=user, requests=[request]))[0]
+    if placement.error is not None:
+        raise placement.error
+    return placement.order, placement.command
 
 
-@transaction.atomic
 def cancel_order(*, user, order_id: int, reason: str = c.CANCELLED_BY_USER) -> tuple[Order, EngineCommand]:
     """Journal a cancel for the matcher. Returns (order, command).
 
     If a cancel for the order is already waiting for the matcher, that
     command is returned: a repeated DELETE does not queue another one.
     """
-    order = _order_for_update(user=user, order_id=order_id)
-    if order.is_final:
-        raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
-    pending = order.commands.filter(kind=EngineCommand.Kind.CANCEL, processed_at__isnull=True).first()
-    if pending is not None:
-        return order, pending
-    return order, matching.submit_command(order=order, kind=EngineCommand.Kind.CANCEL, reason=reason)
+    result = _atomic_retrying(lambda: journal_cancels(user=user, refs=[CancelRef(order_id)], reason=reason)[0])
+    if result.error is not None:
+        raise result.error
+    return result.order, result.command
+
+
+class Outcome(enum.Enum):
+    """What became of a request by the time its answer is given."""
+
+    REPEATED = "repeated"  # client_order_id matched an earlier order: nothing new was written
+    APPLIED = "applied"  # the matcher applied it: the order is as the book left it
+    PENDING = "pending"  # journaled, the matcher has not answered in time; it will apply it
+
+
+@dataclass
+class Batch:
+    """What a batch request did, item by item in request order, and whether
+    the matcher answered for all of it in time."""
+
+    cancellations: list[Cancellation]
+    placements: list[Placement]
+    outcome: Outcome | None = None  # set once waited for
+
+    @property
+    def placed_any(self) -> bool:
+        return any(p.is_new for p in self.placements)
+
+
+def check_batch_size(*, cancels: int, orders: int) -> None:
+    """BatchTooLarge when either kind has more than MAX_BATCH_ITEMS items."""
+    if cancels > MAX_BATCH_ITEMS or orders > MAX_BATCH_ITEMS:
+        raise errors.BatchTooLarge(max_items=MAX_BATCH_ITEMS, cancels=cancels, orders=orders)
+
+
+def submit_batch(*, user, cancels: list[CancelRef | DomainError], orders: list[OrderRequest | DomainError]) -> Batch:
+    """Cancels, then orders, in one transaction; each item judged on its own.
+
+    New orders may draw on what the batch's cancels release (the matcher
+    locks it once the cancels are applied, or rejects such an order with
+    INSUFFICIENT_BALANCE when the cancelled order filled first). More than
+    MAX_BATCH_ITEMS of either kind: BatchTooLarge, nothing written.
+    """
+    check_batch_size(cancels=len(cancels), orders=len(orders))
+
+    def write() -> Batch:
+        cancellations = journal_cancels(user=user, refs=cancels)
+        return Batch(cancellations, place_orders(user=user, requests=orders, credit=released_by(cancellations)))
+
+    return _atomic_retrying(write)
+
+
+def submit_batch_and_wait(*, user, cancels: list[CancelRef], orders: list, timeout: float | None = None) -> Batch:
+    """submit_batch, then wait for the matcher(s) under one deadline; the
+    orders are returned as they then stand. A cancel the matcher applied to
+    an order that had already ended answers ORDER_NOT_CANCELLABLE."""
+    batch = submit_batch(user=user, cancels=cancels, orders=orders)
+    commands = [p.command for p in batch.placements if p.is_new] + [r.command for r in batch.cancellations if r.command]
+    batch.outcome = _wait_all(commands, timeout)
+    ids = {p.order.id for p in batch.placements if p.order} | {r.order.id for r in batch.cancellations if r.command}
+    current = {o.id: o for o in selectors.orders_for_user(user=user).filter(id__in=ids)} if ids else {}
+    for placement in batch.placements:
+        if placement.order is not None:
+            placement.order = current[placement.order.id]
+    for result in batch.cancellations:
+        if result.command is None:
+            continue
+        result.order = current[result.order.id]
+        if batch.outcome is Outcome.APPLIED and result.order.status != c.CANCELLED:
+            result.error = errors.OrderNotCancellable(order_id=result.order.id, status=result.order.status)
+    return batch
 
 
 def amend_order(
@@ -151,25 +172,31 @@ def amend_order(
     it applies the amend, and then releases what the lock holds beyond what
     the order still needs. Any refusal raised here writes nothing.
     """
-    with transaction.atomic():
-        order = _order_for_update(user=user, order_id=order_id)
-        if order.is_final:
-            raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
-        if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
-            raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
-        request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
-        if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
-            raise errors.AmendPending(order_id=order.id)
-        command = matching.submit_command(
-            order=order, kind=EngineCommand.Kind.AMEND,
-            quantity=request.quantity, price=request.price, stop_price=request.stop_price,
+    return _atomic_retrying(
+        lambda: _journal_amend(user=user, order_id=order_id, quantity=quantity, price=price, stop_price=stop_price)
+    )
+
+
+def _journal_amend(*, user, order_id: int, quantity, price, stop_price) -> tuple[Order, EngineCommand]:
+    order = _order_for_update(user=user, order_id=order_id)
+    if order.is_final:
+        raise errors.OrderNotCancellable(order_id=order.id, status=order.status)
+    if order.type == c.MARKET or (order.type == c.STOP_MARKET and order.side == c.BUY):
+        raise errors.OrderNotAmendable(order_id=order.id, type=order.type, side=order.side)
+    request = _amended_request(order, quantity=quantity, price=price, stop_price=stop_price)
+    risk.UserLimitGate.open(user.id).judge_amend(request)
+    if order.commands.filter(kind=EngineCommand.Kind.AMEND, processed_at__isnull=True).exists():
+        raise errors.AmendPending(order_id=order.id)
+    command = matching.submit_command(
+        order=order, kind=EngineCommand.Kind.AMEND,
+        quantity=request.quantity, price=request.price, stop_price=request.stop_price,
+    )
+    growth = _lock_growth(order, request)
+    if growth > 0:
+        balances.lock_order_funds(
+            order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
         )
-        growth = _lock_growth(order, request)
-        if growth > 0:
-            balances.lock_order_funds(
-                order_id=order.id, user_id=user.id, asset=order.locked_asset, amount=growth, leg=f"amend-lock-{command.id}"
-            )
-            Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
+        Order.objects.filter(id=order.id).update(locked_amount=F("locked_amount") + growth)
     return order, command
 
 
@@ -221,14 +248,6 @@ def _lock_growth(order: Order, request: OrderRequest) -> Decimal:
     return needed - order.locked_amount
 
 
-class Outcome(enum.Enum):
-    """What became of a request by the time its answer is given."""
-
-    REPEATED = "repeated"  # client_order_id matched an earlier order: nothing new was written
-    APPLIED = "applied"  # the matcher applied it: the order is as the book left it
-    PENDING = "pending"  # journaled, the matcher has not answered in time; it will apply it
-
-
 def place_order_and_wait(*, user, request: OrderRequest, timeout: float | None = None) -> tuple[Order, Outcome]:
     """Place an order and wait up to `timeout` seconds (ORDER_RESULT_TIMEOUT)
     for the matcher. Returns the order as it then stands, fills included."""
@@ -275,16 +294,11 @@ def _wait(command: EngineCommand, timeout: float | None) -> Outcome:
     return _wait_all([command], timeout)
 
 
-def _journal_cancels(*, user, order_ids: list[int], reason: str) -> list[tuple[Order, EngineCommand]]:
+def _journal_cancels(*, user, order_ids: list[int], reason: str) -> list[Cancellation]:
     """Journal a cancel for each of the user's orders; an order that ended
-    meanwhile is skipped. Returns (order, command) of those journaled."""
-    journaled = []
-    for order_id in order_ids:
-        try:
-            journaled.append(cancel_order(user=user, order_id=order_id, reason=reason))
-        except errors.OrderNotCancellable:
-            continue
-    return journaled
+    meanwhile is skipped. Returns the cancels journaled (or waiting)."""
+    results = journal_cancels(user=user, refs=[CancelRef(order_id) for order_id in order_ids], reason=reason)
+    return [result for result in results if result.command is not None]
 
 
 def _live_order_ids(*, user_id: int, symbol_id: int | None = None) -> list[int]:
@@ -320,19 +334,24 @@ def cancel_own_orders_and_wait(*, user, symbol_id: int | None = None, timeout: f
     Returns the orders a cancel was journaled for, as they then stand, and
     APPLIED when every cancel was applied in time, else PENDING.
     """
-    with transaction.atomic():
-        order_ids = _live_order_ids(user_id=user.id, symbol_id=symbol_id)
-        journaled = _journal_cancels(user=user, order_ids=order_ids, reason=c.CANCELLED_BY_USER)
-    outcome = _wait_all([command for _, command in journaled], timeout)
-    orders = selectors.orders_for_user(user=user).filter(id__in=[order.id for order, _ in journaled]).order_by("id")
+    journaled = _atomic_retrying(lambda: _journal_cancels(
+        user=user, order_ids=_live_order_ids(user_id=user.id, symbol_id=symbol_id), reason=c.CANCELLED_BY_USER
+    ))
+    outcome = _wait_all([result.command for result in journaled], timeout)
+    orders = selectors.orders_for_user(user=user).filter(id__in=[result.order.id for result in journaled]).order_by("id")
     return list(orders), outcome
 
 
 def _wait_all(commands: list[EngineCommand], timeout: float | None) -> Outcome:
-    """Wait for several commands under one deadline."""
+    """Wait for several commands under one deadline. A symbol's commands are
+    applied in id order and a request's commit together, so waiting for the
+    newest of each symbol waits for all of them."""
     timeout = settings.ORDER_RESULT_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
+    newest: dict[int, int] = {}
     for command in commands:
-        if not matching.wait_for_command(command.id, max(0.0, deadline - time.monotonic())):
+        newest[command.symbol_id] = max(newest.get(command.symbol_id, 0), command.id)
+    for command_id in sorted(newest.values()):
+        if not matching.wait_for_command(command_id, max(0.0, deadline - time.monotonic())):
             return Outcome.PENDING
     return Outcome.APPLIED

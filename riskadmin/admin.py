@@ -11,6 +11,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.template.response import TemplateResponse
 
 from core.admin import ReadOnlyAdmin
+from core.api.client import client_ip
 from orders import services as order_services
 
 from . import services
@@ -37,10 +38,6 @@ def ask_reason(modeladmin, request, queryset, *, action: str, title: str, apply)
         "opts": modeladmin.model._meta,
     }
     return TemplateResponse(request, "admin/riskadmin/reason_form.html", context)
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class SymbolLimitInline(admin.StackedInline):

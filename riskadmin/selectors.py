@@ -26,6 +26,14 @@ def find_symbol(name: str) -> Symbol:
         raise errors.UnknownSymbol(symbol=name) from None
 
 
+def find_symbols(names) -> dict[str, Symbol]:
+    """find_symbol for many names in one query: found symbols by the name
+    asked for; unknown names are absent."""
+    wanted = {name: name.strip().upper().replace("-", "/") for name in set(names) if "\x00" not in name}
+    found = {s.name: s for s in Symbol.objects.select_related("limit").filter(name__in=set(wanted.values()))}
+    return {name: found[normal] for name, normal in wanted.items() if normal in found}
+
+
 def user_limit_for(*, user_id: int) -> UserLimit:
     """The user's limits; an unsaved, empty row when none were ever set."""
     return UserLimit.objects.filter(user_id=user_id).first() or UserLimit(user_id=user_id)

@@ -57,7 +57,12 @@ def post_many(*, kind: str, postings: dict[str, list[Line]]) -> None:
 def record(*, kind: str, reference: str, lines: list[Line]) -> list[Line]:
     """Write the ledger lines only; the caller has already moved the balances
     (as the conditional UPDATE that locks an order's funds does)."""
-    return [line for _, line in _record_all(kind=kind, postings={reference: lines})]
+    return record_many(kind=kind, postings={reference: lines})
+
+
+def record_many(*, kind: str, postings: dict[str, list[Line]]) -> list[Line]:
+    """`record` for many postings in one INSERT."""
+    return [line for _, line in _record_all(kind=kind, postings=postings)]
 
 
 # One statement for any number of lines: the columns travel as arrays
@@ -70,9 +75,9 @@ FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::numeric[], %s::varch
 """
 
 
-def _record_all(*, kind: str, postings: dict[str, list[Line]]) -> list[tuple[str, Line]]:
-    """Check that each posting balances, then write all their non-zero lines
-    in one INSERT. Returns the (reference, line) pairs written."""
+def checked_lines(postings: dict[str, list[Line]]) -> list[tuple[str, Line]]:
+    """The non-zero (reference, line) pairs of postings that each balance;
+    UnbalancedPosting otherwise."""
     written: list[tuple[str, Line]] = []
     for reference, lines in postings.items():
         lines = [line for line in lines if line.amount]
@@ -82,19 +87,31 @@ def _record_all(*, kind: str, postings: dict[str, list[Line]]) -> list[tuple[str
         if any(totals.values()):
             raise UnbalancedPosting(f"{reference}: {dict(totals)}")
         written.extend((reference, line) for line in lines)
+    return written
+
+
+def insert_lines_parameters(kind: str, lines: list[tuple[str, Line]]) -> list:
+    """INSERT_LINES' parameters for these (reference, line) pairs."""
+    return [
+        str(kind),
+        timezone.now(),
+        arrays.ints(line.account_id for _, line in lines),
+        arrays.texts(line.asset for _, line in lines),
+        arrays.texts(str(line.bucket) for _, line in lines),
+        arrays.decimals(line.amount for _, line in lines),
+        arrays.texts(reference for reference, _ in lines),
+        arrays.texts(line.leg for _, line in lines),
+    ]
+
+
+def _record_all(*, kind: str, postings: dict[str, list[Line]]) -> list[tuple[str, Line]]:
+    """Check that each posting balances, then write all their non-zero lines
+    in one INSERT. Returns the (reference, line) pairs written."""
+    written = checked_lines(postings)
     if not written:
         return written
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_LINES, [
-            str(kind),
-            timezone.now(),
-            arrays.ints(line.account_id for _, line in written),
-            arrays.texts(line.asset for _, line in written),
-            arrays.texts(str(line.bucket) for _, line in written),
-            arrays.decimals(line.amount for _, line in written),
-            arrays.texts(reference for reference, _ in written),
-            arrays.texts(line.leg for _, line in written),
-        ])
+        cursor.execute(INSERT_LINES, insert_lines_parameters(kind, written))
     return written
 
 

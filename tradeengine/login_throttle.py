@@ -48,9 +48,9 @@ from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import escape
-from rest_framework.throttling import BaseThrottle
 
 from core import metrics
+from core.api.client import client_ip
 
 from .throttling import Bucket, bucket, give_back, take
 
@@ -72,12 +72,6 @@ def _mark_failed(sender, credentials=None, request=None, **kwargs) -> None:
     attempt = _current_attempt.get()
     if attempt is not None:
         attempt.failed = True
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address as the API's rate limits see it (DRF's
-    NUM_PROXIES decides whether X-Forwarded-For is believed)."""
-    return BaseThrottle().get_ident(request)
 
 
 def submitted_username(request: HttpRequest) -> str:
@@ -115,7 +109,7 @@ def login_throttled(view: View, *, refused: Callable[[int], HttpResponse]) -> Vi
     def throttled(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        ip, username = client_ip(request), submitted_username(request)
+        ip, username = client_ip(request) or "", submitted_username(request)
         buckets = login_buckets(ip=ip, username=username)
         refusal = take(buckets)
         if refusal is not None:

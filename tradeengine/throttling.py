@@ -10,9 +10,9 @@ bucket off):
 - "orders":     order placements, per user (a short window: bursts);
 - "orders_day": order placements, per user (a day: sustained volume).
 
-Which requests place orders, and how many each places, is data
-(ORDER_PLACEMENTS): POST /api/v1/orders counts one; an endpoint that carries
-several orders counts each of them.
+Which requests place orders, and how many each places, the view says
+(its `orders_placed(request)` for POST): POST /api/v1/orders counts one;
+the batch endpoint counts each of its cancels and orders.
 
 Windows are fixed: they open with the first request counted and close after
 their length. A request that would go over any of its limits is refused and
@@ -163,24 +163,16 @@ def give_back(buckets: list[Bucket]) -> None:
         log.warning("rate limiter unavailable, attempt not given back: %s", exc)
 
 
-def _one(request) -> int:
+def _one(request, view) -> int:
     return 1
 
 
-# POST endpoints that place orders, by URL name, and how many orders one
-# request places: the "orders" and "orders_day" buckets count that many. A
-# batch endpoint adds itself here with a function counting its items.
-ORDER_PLACEMENTS: dict[str, Callable[[object], int]] = {
-    "orders": _one,
-}
-
-
-def orders_placed(request) -> int:
+def orders_placed(request, view) -> int:
     """How many orders `request` asks to place (0: not an order placement)."""
-    match = getattr(request, "resolver_match", None)
-    if request.method != "POST" or match is None or match.url_name not in ORDER_PLACEMENTS:
+    counter = getattr(view, "orders_placed", None)
+    if request.method != "POST" or counter is None:
         return 0
-    return ORDER_PLACEMENTS[match.url_name](request)
+    return counter(request)
 
 
 @dataclass(frozen=True)
@@ -191,7 +183,7 @@ class Scope:
 
     name: str
     per: str
-    units: Callable[[object], int]
+    units: Callable[[object, object], int]
 
 
 # Buckets an operator may set per user (a market maker's order rates).
@@ -212,13 +204,13 @@ class RateLimitThrottle(BaseThrottle):
         idents = {"ip": self.get_ident(request)}
         if getattr(user, "is_authenticated", False):
             idents["user"] = str(user.id)
-        return list(self._buckets(request, idents))
+        return list(self._buckets(request, view, idents))
 
     @staticmethod
-    def _buckets(request, idents: dict[str, str]) -> Iterable[Bucket]:
+    def _buckets(request, view, idents: dict[str, str]) -> Iterable[Bucket]:
         overrides = None
         for scope in SCOPES:
-            units = scope.units(request) if scope.per in idents else 0
+            units = scope.units(request, view) if scope.per in idents else 0
             if not units:
                 continue
             rate = settings.RATE_LIMITS.get(scope.name)

@@ -56,6 +56,20 @@ def error_response(code: str, message: str, http_status: int, details: dict | No
     return Response(ErrorBodySerializer({"error": error}).data, status=http_status, headers=headers)
 
 
+class InvalidItem(DomainError):
+    """One item of a batch failed validation: the body it would have had
+    as a request of its own."""
+
+    def __init__(self, detail) -> None:
+        super().__init__("The item is invalid.", **(detail if isinstance(detail, dict) else {"non_field_errors": detail}))
+        self.code = _validation_code(detail)
+
+
+def error_body(exc: DomainError) -> dict:
+    """{code, message, details} of a refused item (inside a 2xx answer)."""
+    return {"code": exc.code, "message": exc.message, "details": exc.details}
+
+
 def _validation_code(detail) -> str:
     if isinstance(detail, dict):
         for field, code in FIELD_CODES.items():

@@ -35,3 +35,5 @@ MARKET_BUDGET_EXHAUSTED = "Market order reached its locked funds"
 SELF_TRADE_PREVENTED = "Self-trade prevention"
 CANCELLED_BY_USER = "Cancelled by user"
 POST_ONLY_WOULD_MATCH = "POST_ONLY_WOULD_MATCH"
+# The shell could not fund an order that counted on a same-batch cancel's funds.
+INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"

@@ -74,6 +74,13 @@ class MatchingEngine:
         if self.stops._by_id and self.last_price != self._stops_checked_at:
             self._fire_stops()
 
+    def reject(self, order: Order, reason: str) -> None:
+        """Refuse a new order before it reaches the book (the shell found it
+        could not be funded); it is handed over like any changed order."""
+        order.status = REJECTED
+        order.reject_reason = reason
+        self.touched[order.id] = order
+
     def cancel(self, order_id: int, reason: str = CANCELLED_BY_USER) -> bool:
         """Cancel a resting order or an untriggered stop.
 

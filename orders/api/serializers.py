@@ -7,6 +7,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.errors import ErrorSerializer
 from core.api.fields import plain
 from matching.engine import constants as c
 
@@ -157,3 +158,35 @@ class CancelledOrdersSerializer(serializers.Serializer):
     """The orders a cancel-all journaled cancels for, as they then stand."""
 
     cancelled = OrderSerializer(many=True)
+
+
+class BatchRequestSerializer(serializers.Serializer):
+    """The body of POST /api/v1/orders/batch (for the schema: items are
+    parsed one by one, so a bad item fails alone)."""
+
+    cancel = serializers.ListField(
+        child=serializers.JSONField(), required=False, max_length=50,
+        help_text='Orders to cancel first: an order id, or {"client_order_id": "..."}.',
+    )
+    orders = PlaceOrderSerializer(many=True, required=False, max_length=50)
+
+
+class BatchCancelResultSerializer(serializers.Serializer):
+    """One cancel: the order as it then stands, or why it was refused."""
+
+    order_id = serializers.IntegerField(required=False)
+    client_order_id = serializers.CharField(required=False)
+    order = OrderSerializer(required=False)
+    error = ErrorSerializer(required=False)
+
+
+class BatchOrderResultSerializer(serializers.Serializer):
+    """One order: as it stands after matching, or why it was refused."""
+
+    order = OrderSerializer(required=False)
+    error = ErrorSerializer(required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    cancelled = BatchCancelResultSerializer(many=True)
+    orders = BatchOrderResultSerializer(many=True)

@@ -51,6 +51,10 @@ class OrderListCreateView(ListAPIView):
     serializer_class = OrderSerializer
     pagination_class = NewestFirstCursorPagination
 
+    def orders_placed(self, request: Request) -> int:
+        """What a POST counts against the order rate limits."""
+        return 1
+
     def get_queryset(self):
         return selectors.orders_for_user(
             user=self.request.user,

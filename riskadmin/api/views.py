@@ -8,9 +8,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from core.api.client import client_ip
 from core.api.errors import error_responses
 from matching import selectors as matching_selectors
 from orders import selectors as order_selectors
@@ -39,11 +39,6 @@ from .serializers import (
 )
 
 ERRORS = error_responses(401, 403)
-
-
-def client_ip(request: Request) -> str | None:
-    """The caller's address, honouring NUM_PROXIES like the rate limits do."""
-    return BaseThrottle().get_ident(request) or None
 
 
 class AdminView(APIView):

@@ -16,6 +16,8 @@ BODIES = [
     ("/api/v1/orders/by-client-id/{client_order_id}", "delete", "200", "Order"),
     ("/api/v1/orders/by-client-id/{client_order_id}", "patch", "200", "Order"),
     ("/api/v1/orders/{order_id}", "patch", "200", "Order"),
+    ("/api/v1/orders/batch", "post", "201", "BatchResult"),
+    ("/api/v1/orders/batch", "post", "200", "BatchResult"),
     ("/api/v1/symbols", "get", "200", "Symbol"),
     ("/api/v1/orderbook/{symbol}", "get", "200", "OrderBook"),
     ("/api/v1/trades/{symbol}", "get", "200", "PublicTrade"),

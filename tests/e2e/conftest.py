@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 import requests
@@ -225,6 +226,27 @@ class Stack:
              "--without-gossip", "--without-mingle", "-n", f"{self.db.name}@%h"],
         )
 
+    def web_processes(self) -> list[psutil.Process]:
+        """The daphne processes `manage.py run_web` (start_web) runs."""
+        return psutil.Process(self.processes["web"].pid).children()
+
+    def kill_web_process(self, index: int = 0) -> None:
+        """kill -9 one of run_web's daphne processes, and wait until run_web
+        has started another in its place (on the same listening socket)."""
+        web = self.processes["web"]
+        before = self.web_processes()
+        victim = before[index % len(before)]
+        victim.kill()
+        victim.wait(timeout=10)
+
+        def replaced() -> bool:
+            if not web.alive():
+                raise AssertionError(f"run_web exited with {web.popen.returncode}\n{tail(web.log)}")
+            pids = {p.pid for p in self.web_processes()}
+            return len(pids) == len(before) and victim.pid not in pids
+
+        wait_until(replaced, timeout=15, what="run_web to replace a killed daphne", on_timeout=lambda: tail(web.log))
+
     def kill(self, name: str) -> None:
         """kill -9, and reap it."""
         process = self.processes[name]
@@ -302,6 +324,24 @@ def stack(bare_stack):
     """daphne + matcher + Celery worker, all up; killed at teardown."""
     bare_stack.start_matcher()
     return bare_stack
+
+
+@pytest.fixture
+def run_web_stack(e2e_db, stack_env, tmp_path, request):
+    """`manage.py run_web` with two daphne processes + matcher + Celery
+    worker, all up; killed at teardown."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(exist_ok=True)
+    e2e_db.env.update(stack_env)
+    stack = Stack(e2e_db, log_dir)
+    request.node.stash[_stack_key] = stack
+    try:
+        stack.start_worker()
+        stack.start_web(processes=2)
+        stack.start_matcher()
+        yield stack
+    finally:
+        stack.stop_all()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -16,9 +16,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.exchange_client import Ledger, Trader, assert_consistent
 from tests.support.polling import wait_until
-
-from .test_matcher_crash_recovery import Ledger, Trader, assert_consistent
 
 pytestmark = pytest.mark.e2e
 

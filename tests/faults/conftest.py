@@ -14,6 +14,7 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures and the log-tail hook)
     e2e_db,
     free_port,
     pytest_runtest_makereport,
+    run_web_stack,
     stack,
     stack_env,
 )

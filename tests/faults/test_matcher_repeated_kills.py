@@ -10,7 +10,7 @@ from concurrent.futures import wait as wait_futures
 
 import pytest
 
-from tests.e2e.test_matcher_crash_recovery import HTTP_TIMEOUT, Flow, Ledger, assert_consistent, traders_for
+from tests.support.exchange_client import HTTP_TIMEOUT, Flow, Ledger, assert_consistent, traders_for
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -11,6 +11,7 @@ from core.errors import DomainError
 from matching.host import build_book
 from orders.models import Order
 from orders.services import amend_order, cancel_order
+from riskadmin.services import set_user_limits
 from settlement.reconcile import run_all
 from tests.factories import place
 from tests.support.matcher import process
@@ -227,3 +228,15 @@ def test_stop_market_buys_are_not_amendable(symbol, alice):
         amend(alice, stop, quantity="2")
 
     assert code_of(excinfo) == "ORDER_NOT_AMENDABLE"
+
+
+def test_an_amend_may_not_take_the_order_past_the_users_max_order_size(symbol, alice, operator):
+    set_user_limits(user_id=alice.id, actor=operator, max_order_size=D("1000"))
+    order = place(alice, symbol, "BUY", "1", "100.00")
+    before = snapshot()
+
+    with pytest.raises(DomainError) as refusal:
+        amend_order(user=alice, order_id=order.id, quantity=D("20"))
+
+    assert (refusal.value.code, refusal.value.details["limit"]) == ("LIMIT_EXCEEDED", "max_order_size")
+    assert snapshot() == before

@@ -116,3 +116,13 @@ def test_user_limits_edited_in_the_admin_are_audited(admin_client_, alice, staff
 def test_symbols_cannot_be_deleted_in_the_admin(admin_client_, symbol):
     assert admin_client_.get(f"/admin/riskadmin/symbol/{symbol.id}/delete/").status_code == 403
     assert admin_client_.get(f"/admin/riskadmin/symbol/{symbol.id}/change/").status_code == 200
+
+
+def test_the_admin_audits_the_address_the_api_would_see_behind_a_proxy(admin_client_, symbol, staff, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    admin_client_.post(
+        "/admin/riskadmin/symbol/",
+        {"action": "halt", ACTION_CHECKBOX_NAME: [symbol.id], "apply": "1", "reason": "incident 43"},
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+    assert AuditLog.objects.get(actor=staff, action="trading.halt").ip == "203.0.113.7"

@@ -77,12 +77,14 @@ def test_a_refused_request_counts_in_no_bucket(settings, clean_rate_limits, symb
     assert int(get_redis().get(day.key)) == 2  # hammering the 10 s limit leaves the day's budget alone
 
 
-def test_a_request_placing_several_orders_counts_each(settings, clean_rate_limits, monkeypatch, symbol, alice_api):
-    # How a batch endpoint counts: its entry in ORDER_PLACEMENTS returns its item count.
-    monkeypatch.setitem(throttling.ORDER_PLACEMENTS, "orders", lambda request: 3)
-    limits(settings, orders="5/10s")
-    assert place(alice_api).status_code == 202
-    assert_limited(place(alice_api))  # 3 + 3 > 5
+def test_each_item_of_a_batch_counts_as_one_order(settings, clean_rate_limits, symbol, alice, alice_api):
+    limits(settings, orders="5/10s", orders_day="1000/day")
+    placed = place(alice_api).json()
+    batch = {"cancel": [placed["id"]], "orders": [ORDER, ORDER]}
+    assert alice_api.post("/api/v1/orders/batch", batch, format="json").status_code == 202
+    assert_limited(alice_api.post("/api/v1/orders/batch", {"orders": [ORDER, ORDER]}, format="json"))  # 1 + 3 + 2 > 5
+    day = throttling.bucket("orders_day", str(alice.id), "1000/day")
+    assert int(get_redis().get(day.key)) == 4
 
 
 def test_the_ip_limit_covers_anonymous_requests(settings, clean_rate_limits, db):
