@@ -1,7 +1,7 @@
 """How fast the matcher drains a backlog of journalled commands.
 
     python bench/matcher_bench.py [--commands 20000] [--batch-size 500] [--traders 20] [--profile]
-                                  [--resting 50000] [--default-gc]
+                                  [--resting 50000] [--default-gc] [--stages]
 
 Creates a private database (te_bench_<hex>) and migrates it, then journals N
 LIMIT orders (GTC, about a third crossing the spread, the rest resting) for
@@ -18,7 +18,10 @@ The process is set up as run_matcher sets it up (GC thresholds, the loaded
 book frozen) unless --default-gc. Reports commands/s, statements per batch (every statement the batches send,
 counted with connection.execute_wrapper), and CPU ms per command of this
 process and of its PostgreSQL backend (psutil). `--profile` runs the drain
-under cProfile and prints where the time goes. Finally `manage.py reconcile`
+under cProfile and prints where the time goes (PROFILE_SORT=tottime and
+PROFILE_LINES=60 change the listing); `--stages` splits the drain's wall time
+by stage (reading commands, rows to engine orders, the engine, each write,
+the commit, after commit), each into its statements and the Python around them. Finally `manage.py reconcile`
 checks the ledger against the balances, and the database is dropped.
 
 Loopback only (PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379).
@@ -133,7 +136,81 @@ def journal(commands: int, traders: int, seed: int, resting: int):
     return symbol
 
 
-def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
+class StageClock:
+    """Wall time per stage of a batch, measured by wrapping the functions
+    that do each stage; the statements a stage sends are counted apart, so
+    what is left of a stage's time is Python (conversion, engine)."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)  # inclusive wall time per stage
+        self.statements: dict[str, float] = defaultdict(float)  # statement wall time per stage
+        self.stack: list[str] = ["other"]
+
+    def wrap(self, owner, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            self.stack.append(stage)
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.total[stage] += time.perf_counter() - t0
+                self.stack.pop()
+
+        setattr(owner, name, timed)
+
+    def statement(self, seconds: float) -> None:
+        self.statements[self.stack[-1]] += seconds
+
+    def instrument(self, matcher) -> None:
+        from django.db import connection
+
+        from marketdata import events
+        from matching import host, persist
+        from matching.engine import MatchingEngine
+        from settlement import balances
+
+        self.wrap(host, "next_commands", "read commands")
+        self.wrap(host, "to_engine_order", "rows to engine orders")
+        self.wrap(MatchingEngine, "place", "engine")
+        self.wrap(MatchingEngine, "cancel", "engine")
+        self.wrap(MatchingEngine, "amend", "engine")
+        self.wrap(persist, "write_orders", "orders UPDATE")
+        self.wrap(balances, "release_order_funds", "release funds")
+        self.wrap(persist, "write_trades", "trades + fills INSERT")
+        self.wrap(persist, "write_book_states", "last price + state")
+        self.wrap(events, "book_change", "market-data change")
+        self.wrap(connection, "commit", "commit")
+        self.wrap(matcher, "_after_commit", "after commit")
+        self.wrap(host, "announce_processed", "  announce (Redis)")
+        self.wrap(host, "enqueue_settlement", "  hand to settlement")
+        self.wrap(host, "publish", "  publish market data")
+        # report in batch order, whether or not a stage ran
+        for stage in ("read commands", "rows to engine orders", "engine", "orders UPDATE", "release funds",
+                      "trades + fills INSERT", "last price + state", "market-data change", "commit", "after commit",
+                      "  announce (Redis)", "  hand to settlement", "  publish market data"):
+            self.total[stage] += 0.0
+
+    def report(self, elapsed: float) -> list[str]:
+        """One line per stage in batch order: wall, of it statements, the
+        rest Python. A nested stage's time is taken out of its parent's."""
+        nested = {"release funds": "orders UPDATE", "  announce (Redis)": "after commit",
+                  "  hand to settlement": "after commit", "  publish market data": "after commit"}
+        own = dict(self.total)
+        for stage, parent in nested.items():
+            if stage in own and parent in own:
+                own[parent] -= self.total[stage]  # statements go to the innermost stage already
+        lines = []
+        for stage, seconds in own.items():
+            sql = self.statements.get(stage, 0.0)
+            lines.append(f"  {stage:24} {seconds:6.2f}s  (statements {sql:5.2f}s, Python {seconds - sql:5.2f}s)")
+        rest, sql = elapsed - sum(own.values()), self.statements.get("other", 0.0)
+        lines.append(f"  {'the rest':24} {rest:6.2f}s  (statements {sql:5.2f}s: consuming the commands)")
+        return lines
+
+
+def drain(symbol, batch_size: int, profile: bool, default_gc: bool, stages: bool) -> dict:
     import psutil
     from django.db import connection
 
@@ -151,6 +228,7 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
 
     counts: list[int] = []
     current = [0]
+    clock = StageClock()
 
     seconds_by_statement: dict[str, float] = defaultdict(float)
 
@@ -160,7 +238,9 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
         try:
             return execute(sql, params, many, context)
         finally:
-            seconds_by_statement[" ".join(sql.split()[:3])] += time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
+            seconds_by_statement[" ".join(sql.split()[:3])] += seconds
+            clock.statement(seconds)
 
     after_commit = matcher._after_commit
     after_commit_seconds = [0.0]
@@ -171,6 +251,8 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
         after_commit_seconds[0] += time.perf_counter() - t0
 
     matcher._after_commit = timed_after_commit
+    if stages:
+        clock.instrument(matcher)
     gc_seconds, gc_runs, gc_started = [0.0], [0, 0], [0.0]
 
     def gc_clock(phase: str, info: dict) -> None:
@@ -202,7 +284,7 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
     gc.callbacks.remove(gc_clock)
     cpu_me, cpu_pg = sum(me.cpu_times()[:2]) - cpu_me, sum(backend.cpu_times()[:2]) - cpu_pg
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "30")))
     return {
         "drained": drained,
         "elapsed": elapsed,
@@ -213,6 +295,7 @@ def drain(symbol, batch_size: int, profile: bool, default_gc: bool) -> dict:
         "gc": (gc_runs[0], gc_runs[1], gc_seconds[0]),
         "cpu_matcher": cpu_me,
         "cpu_postgres": cpu_pg,
+        "stages": clock.report(elapsed) if stages else [],
     }
 
 
@@ -224,6 +307,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--resting", type=int, default=0, help="orders resting in the book before the backlog")
     parser.add_argument("--profile", action="store_true", help="run the drain under cProfile")
+    parser.add_argument("--stages", action="store_true", help="time each stage of the batches (adds a little overhead)")
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC settings (run_matcher tunes them)")
     args = parser.parse_args()
 
@@ -256,7 +340,7 @@ def main() -> None:
         t0 = time.monotonic()
         symbol = journal(args.commands, args.traders, args.seed, args.resting)
         print(f"{args.resting} orders resting; journalled {args.commands} commands in {time.monotonic() - t0:.1f}s (not timed)")
-        r = drain(symbol, args.batch_size, args.profile, args.default_gc)
+        r = drain(symbol, args.batch_size, args.profile, args.default_gc, args.stages)
         publisher.shutdown()
 
         n, elapsed, counts = r["drained"], r["elapsed"], r["statements"]
@@ -270,6 +354,9 @@ def main() -> None:
         waits = sorted(r["seconds_by_statement"].items(), key=lambda kv: -kv[1])
         print(f"statement time (wall, summed over batches): {sum(s for _, s in waits):.2f}s: "
               + ", ".join(f"{name}... {seconds:.2f}s" for name, seconds in waits[:6]))
+        if r["stages"]:
+            print("where the drain's wall time goes, by stage (wall; of it statements; the rest Python):")
+            print("\n".join(r["stages"]))
         print(f"garbage collector: {r['gc'][0]} collections ({r['gc'][1]} full), {r['gc'][2] * 1000:.0f} ms"
               f" ({'CPython defaults' if args.default_gc else 'run_matcher settings: thresholds raised, loaded book frozen'})")
         print(f"CPU per command: matcher process {1000 * r['cpu_matcher'] / n:.3f} ms, PostgreSQL backend {1000 * r['cpu_postgres'] / n:.3f} ms")

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core import sql_arrays as arrays
 from core.metrics import observe_matcher_batch
 from marketdata import events as market
 from marketdata.publisher import publish
@@ -97,23 +98,48 @@ class JournalEntry(NamedTuple):
 
 
 # One plain query: model instances for a whole batch of commands and their
-# orders cost more to build than the engine takes to apply them.
+# orders cost more to build than the engine takes to apply them. The oldest
+# commands are picked per symbol (the command_unprocessed index in id order,
+# at most `limit` each) before the merge and the join: joining every
+# unprocessed command to its order first and sorting them all cost a backlog
+# drain several times the read itself.
 NEXT_COMMANDS = f"""
 SELECT c.id, c.symbol_id, c.kind, c.reason, c.order_id, c.quantity, c.price, c.stop_price, c.borrowed,
        o.id, o.user_id, o.side, o.type, o.time_in_force, o.post_only, o.self_trade_prevention, o.price,
        o.stop_price, o.quantity, o.filled_quantity, o.executed_quote, o.locked_amount, o.status, o.sequence,
        o.triggered, o.locked_asset
-FROM {EngineCommand._meta.db_table} AS c JOIN {Order._meta.db_table} AS o ON o.id = c.order_id
-WHERE c.processed_at IS NULL AND c.symbol_id = ANY(%s)
-ORDER BY c.id LIMIT %s
+FROM (
+    SELECT oldest.* FROM unnest(%(symbols)s::bigint[]) AS s(id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM {EngineCommand._meta.db_table}
+        WHERE processed_at IS NULL AND symbol_id = s.id ORDER BY id LIMIT %(limit)s
+    ) AS oldest
+    ORDER BY oldest.id LIMIT %(limit)s
+) AS c JOIN {Order._meta.db_table} AS o ON o.id = c.order_id
+ORDER BY c.id
 """
 
 
 def next_commands(symbol_ids: list[int], limit: int) -> list[JournalEntry]:
     """The oldest unprocessed commands of these symbols, with their orders."""
     with connection.cursor() as cursor:
-        cursor.execute(NEXT_COMMANDS, [list(symbol_ids), limit])
+        cursor.execute(NEXT_COMMANDS, {"symbols": arrays.ints(symbol_ids), "limit": limit})
         return [JournalEntry(*row[:9], OrderRow(*row[9:])) for row in cursor.fetchall()]
+
+
+# The ids as one array: an ORM `id__in` of a batch builds and quotes a
+# parameter per command.
+CONSUME_COMMANDS = f"""
+UPDATE {EngineCommand._meta.db_table} SET processed_at = %s WHERE id = ANY(%s::bigint[]) AND processed_at IS NULL
+"""
+
+
+def consume_commands(command_ids: list[int]) -> int:
+    """Mark the commands processed; returns how many were still unprocessed
+    (fewer than asked means another matcher applied some)."""
+    with connection.cursor() as cursor:
+        cursor.execute(CONSUME_COMMANDS, [timezone.now(), arrays.ints(command_ids)])
+        return cursor.rowcount
 
 
 @dataclass
@@ -231,9 +257,7 @@ class Matcher:
             for sid in touched_symbols
         ]
         command_ids = [command.id for command in commands]
-        consumed = EngineCommand.objects.filter(id__in=command_ids, processed_at__isnull=True).update(
-            processed_at=timezone.now()
-        )
+        consumed = consume_commands(command_ids)
         if consumed != len(command_ids):
             raise CommandConflict(f"{len(command_ids) - consumed} commands were already processed elsewhere")
         trade_ids = [trade_id for sid in touched_symbols for trade_id in written.trade_ids[sid]]

@@ -4,7 +4,7 @@ each symbol's last price and matcher state.
 Runs inside the batch transaction; nothing here commits. Every write is one
 statement over arrays (`unnest`) for all the symbols of the batch, so a
 batch costs the same number of statements whether it made one trade or
-thousands.
+thousands. The arrays travel as literal text (core.sql_arrays).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import connection
 from django.utils import timezone
 
+from core import sql_arrays as arrays
 from matching.engine import MatchingEngine
 from matching.engine import Order as EngineOrder
 from matching.engine import Trade as EngineTrade
 from matching.engine import constants as c
+from matching.engine.scale import SymbolScale
 from orders.models import Fill, Trade
 from orders.models import Order as OrderRow
 from riskadmin.models import Symbol, UserLimit
@@ -28,34 +30,57 @@ from .models import MatcherState
 
 FEE_QUANTUM = Decimal("1e-8")
 # bulk_update's CASE per column costs more to build than the write itself;
-# this returns what releasing funds needs.
+# this returns what releasing funds needs. Amounts travel as the engine's
+# integers with each row's steps (lot, tick, notional unit) and PostgreSQL
+# scales them: the same exact numerics, without building and printing five
+# Decimals per order in the matcher.
 UPDATE_ORDERS = """
 UPDATE orders_order AS o
-SET status = v.status, filled_quantity = v.filled_quantity, executed_quote = v.executed_quote,
+SET status = v.status, filled_quantity = v.filled * v.lot, executed_quote = v.spent * v.unit,
     cancel_reason = v.cancel_reason, reject_reason = v.reject_reason, sequence = v.sequence,
-    triggered = v.triggered, quantity = v.quantity, price = v.price, stop_price = v.stop_price, updated_at = %s
-FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[], %s::numeric[], %s::varchar[], %s::varchar[],
-            %s::bigint[], %s::boolean[], %s::numeric[], %s::numeric[], %s::numeric[])
-     AS v(id, status, filled_quantity, executed_quote, cancel_reason, reject_reason, sequence, triggered,
-          quantity, price, stop_price)
+    triggered = v.triggered, quantity = v.quantity * v.lot, price = v.price * v.tick,
+    stop_price = v.stop_price * v.tick, updated_at = %s
+FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],
+            %s::bigint[], %s::boolean[], %s::bigint[], %s::bigint[], %s::bigint[],
+            %s::numeric[], %s::numeric[], %s::numeric[])
+     AS v(id, status, filled, spent, cancel_reason, reject_reason, sequence, triggered,
+          quantity, price, stop_price, lot, tick, unit)
 WHERE o.id = v.id
 RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
 """
-# Ids come back with (symbol, sequence), unique per trade: RETURNING's row
-# order is not something to rely on.
-INSERT_TRADES = f"""
-INSERT INTO {Trade._meta.db_table} (symbol_id, sequence, price, quantity, quote_quantity, taker_side,
-    maker_order_id, taker_order_id, buyer_id, seller_id, buyer_fee, seller_fee, executed_at,
-    settlement_status, settlement_error)
-SELECT v.*, %s, %s, '' FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],
-    %s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[]) AS v
-RETURNING id, symbol_id, sequence
-"""
-INSERT_FILLS = f"""
-INSERT INTO {Fill._meta.db_table} (trade_id, order_id, user_id, symbol_id, side, liquidity, price, quantity,
-    fee, fee_asset, executed_at)
-SELECT v.*, %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],
-    %s::numeric[], %s::numeric[], %s::numeric[], %s::varchar[]) AS v
+# Trades and both fills of each in one statement: the fills are derived from
+# the inserted trades (the buyer's fill pays its fee in the base asset, the
+# seller's in the quote asset, the taker's side is TAKER), in trade order,
+# buyer's first. Ids come back with (symbol, sequence), unique per trade:
+# RETURNING's row order is not something to rely on.
+INSERT_TRADES_AND_FILLS = f"""
+WITH t AS (
+    INSERT INTO {Trade._meta.db_table} (symbol_id, sequence, price, quantity, quote_quantity, taker_side,
+        maker_order_id, taker_order_id, buyer_id, seller_id, buyer_fee, seller_fee, executed_at,
+        settlement_status, settlement_error)
+    SELECT v.*, %(now)s, %(pending)s, '' FROM unnest(
+        %(symbol)s::bigint[], %(sequence)s::bigint[], %(price)s::numeric[], %(quantity)s::numeric[],
+        %(quote)s::numeric[], %(taker_side)s::varchar[], %(maker_order)s::bigint[], %(taker_order)s::bigint[],
+        %(buyer)s::bigint[], %(seller)s::bigint[], %(buyer_fee)s::numeric[], %(seller_fee)s::numeric[]) AS v
+    RETURNING *
+), fills AS (
+    INSERT INTO {Fill._meta.db_table} (trade_id, order_id, user_id, symbol_id, side, liquidity, price, quantity,
+        fee, fee_asset, executed_at)
+    SELECT t.id,
+           CASE WHEN (leg.side = t.taker_side) THEN t.taker_order_id ELSE t.maker_order_id END,
+           CASE WHEN leg.side = %(buy)s THEN t.buyer_id ELSE t.seller_id END,
+           t.symbol_id, leg.side,
+           CASE WHEN (leg.side = t.taker_side) THEN %(taker)s ELSE %(maker)s END,
+           t.price, t.quantity,
+           CASE WHEN leg.side = %(buy)s THEN t.buyer_fee ELSE t.seller_fee END,
+           CASE WHEN leg.side = %(buy)s THEN a.base_asset ELSE a.quote_asset END,
+           t.executed_at
+    FROM t JOIN unnest(%(asset_symbols)s::bigint[], %(base_assets)s::varchar[], %(quote_assets)s::varchar[])
+             AS a(symbol_id, base_asset, quote_asset) ON a.symbol_id = t.symbol_id
+    CROSS JOIN (VALUES (1, %(buy)s), (2, %(sell)s)) AS leg(n, side)
+    ORDER BY t.symbol_id, t.sequence, leg.n
+)
+SELECT id, symbol_id, sequence FROM t
 """
 UPDATE_LAST_PRICES = f"""
 UPDATE {Symbol._meta.db_table} AS s SET last_price = v.last_price
@@ -121,24 +146,35 @@ def write_batch(results: list[BookResults], *, owner: str) -> dict[int, list[int
 def write_orders(results: list[BookResults]) -> None:
     """Store the engine's view of each changed order and release what the
     finished ones no longer need."""
-    columns: tuple[list, ...] = tuple([] for _ in range(11))
-    by_id: dict[int, tuple[EngineOrder, object]] = {}
+    by_id: dict[int, tuple[EngineOrder, SymbolScale]] = {}
+    steps: list[tuple[SymbolScale, int]] = []  # each symbol's scale and number of rows, in row order
     for r in results:
         scale = r.symbol.scale
+        steps.append((scale, len(r.orders)))
         for o in r.orders:
-            for column, value in zip(columns, (
-                o.id, o.status, scale.quantity(o.filled), scale.quote(o.spent),
-                o.cancel_reason, o.reject_reason, o.seq, o.triggered,
-                # an amend changes these three
-                scale.quantity(o.quantity), None if o.price is None else scale.price(o.price),
-                None if o.stop_price is None else scale.price(o.stop_price),
-            )):
-                column.append(value)
             by_id[o.id] = (o, scale)
     if not by_id:
         return
+    changed = [o for r in results for o in r.orders]
     with connection.cursor() as cursor:
-        cursor.execute(UPDATE_ORDERS, [timezone.now(), *columns])
+        cursor.execute(UPDATE_ORDERS, [
+            timezone.now(),
+            arrays.ints(o.id for o in changed),
+            arrays.texts(o.status for o in changed),
+            arrays.ints(o.filled for o in changed),
+            arrays.ints(o.spent for o in changed),
+            arrays.texts(o.cancel_reason for o in changed),
+            arrays.texts(o.reject_reason for o in changed),
+            arrays.ints(o.seq for o in changed),
+            arrays.bools(o.triggered for o in changed),
+            # an amend changes these three
+            arrays.ints(o.quantity for o in changed),
+            arrays.ints(o.price for o in changed),
+            arrays.ints(o.stop_price for o in changed),
+            arrays.decimal_runs((scale.step_size, n) for scale, n in steps),
+            arrays.decimal_runs((scale.tick_size, n) for scale, n in steps),
+            arrays.decimal_runs((scale.unit, n) for scale, n in steps),
+        ])
         written = cursor.fetchall()
     if len(written) != len(by_id):
         raise AssertionError(f"{len(by_id)} orders changed in the engine, {len(written)} found to store")
@@ -208,10 +244,9 @@ def fund_borrowed(borrowing: list[tuple[int, int, str, Decimal]]) -> set[int]:
 
 
 def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
-    """Insert trades and both fills of each (two statements); returns each
+    """Insert trades and both fills of each (one statement); returns each
     symbol's new trade ids in trade order."""
     trades: tuple[list, ...] = tuple([] for _ in range(12))
-    fills: list[tuple] = []  # (symbol id, trade seq, order, user, side, liquidity, price, quantity, fee, fee asset)
     rates = FeeRates.of_users({u for r in results for t in r.trades for u in (t.taker_user_id, t.maker_user_id)})
     for r in results:
         symbol, scale = r.symbol, r.symbol.scale
@@ -228,24 +263,28 @@ def write_trades(results: list[BookResults]) -> dict[int, list[int]]:
                 buyer_id, seller_id, buyer_fee, seller_fee,
             )):
                 column.append(value)
-            buy_order, sell_order = (t.taker_order_id, t.maker_order_id) if taker_buys else (t.maker_order_id, t.taker_order_id)
-            taker, maker = Fill.Liquidity.TAKER, Fill.Liquidity.MAKER
-            fills.append((symbol.id, t.seq, buy_order, buyer_id, c.BUY, taker if taker_buys else maker,
-                          price, quantity, buyer_fee, symbol.base_asset))
-            fills.append((symbol.id, t.seq, sell_order, seller_id, c.SELL, maker if taker_buys else taker,
-                          price, quantity, seller_fee, symbol.quote_asset))
-    if not fills:
+    if not trades[0]:
         return {}
-    now = timezone.now()
+    symbol_ids, sequences, prices, quantities, quotes, taker_sides, makers, takers, buyers, sellers, buyer_fees, seller_fees = trades
+    traded = [r.symbol for r in results if r.trades]
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_TRADES, [now, Trade.Settlement.PENDING, *trades])
+        cursor.execute(INSERT_TRADES_AND_FILLS, {
+            "now": timezone.now(), "pending": Trade.Settlement.PENDING,
+            "symbol": arrays.ints(symbol_ids), "sequence": arrays.ints(sequences),
+            "price": arrays.decimals(prices), "quantity": arrays.decimals(quantities), "quote": arrays.decimals(quotes),
+            "taker_side": arrays.texts(taker_sides), "maker_order": arrays.ints(makers), "taker_order": arrays.ints(takers),
+            "buyer": arrays.ints(buyers), "seller": arrays.ints(sellers),
+            "buyer_fee": arrays.decimals(buyer_fees), "seller_fee": arrays.decimals(seller_fees),
+            "asset_symbols": arrays.ints(s.id for s in traded),
+            "base_assets": arrays.texts(s.base_asset for s in traded),
+            "quote_assets": arrays.texts(s.quote_asset for s in traded),
+            "buy": c.BUY, "sell": c.SELL, "taker": Fill.Liquidity.TAKER, "maker": Fill.Liquidity.MAKER,
+        })
         ids = {(symbol_id, sequence): trade_id for trade_id, symbol_id, sequence in cursor.fetchall()}
-        if len(ids) != len(trades[0]):
-            raise AssertionError(f"{len(trades[0])} trades made, {len(ids)} stored")
-        columns = [[ids[(f[0], f[1])] for f in fills]] + [[f[k] for f in fills] for k in (2, 3, 0, 4, 5, 6, 7, 8, 9)]
-        cursor.execute(INSERT_FILLS, [now, *columns])
+    if len(ids) != len(symbol_ids):
+        raise AssertionError(f"{len(symbol_ids)} trades made, {len(ids)} stored")
     trade_ids: dict[int, list[int]] = {}
-    for symbol_id, sequence in zip(trades[0], trades[1]):
+    for symbol_id, sequence in zip(symbol_ids, sequences):
         trade_ids.setdefault(symbol_id, []).append(ids[(symbol_id, sequence)])
     return trade_ids
 
@@ -257,11 +296,13 @@ def write_book_states(results: list[BookResults], *, owner: str) -> None:
         if priced:
             for r in priced:
                 r.symbol.last_price = r.symbol.scale.price(r.engine.last_price)
-            cursor.execute(UPDATE_LAST_PRICES, [[r.symbol.id for r in priced], [r.symbol.last_price for r in priced]])
+            cursor.execute(UPDATE_LAST_PRICES, [
+                arrays.ints(r.symbol.id for r in priced), arrays.decimals(r.symbol.last_price for r in priced),
+            ])
         cursor.execute(UPDATE_STATES, [
             timezone.now(), owner,
-            [r.symbol.id for r in results],
-            [r.engine.sequence for r in results],
-            [r.engine.trade_seq for r in results],
-            [r.engine.order_seq for r in results],
+            arrays.ints(r.symbol.id for r in results),
+            arrays.ints(r.engine.sequence for r in results),
+            arrays.ints(r.engine.trade_seq for r in results),
+            arrays.ints(r.engine.order_seq for r in results),
         ])

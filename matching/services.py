@@ -59,17 +59,26 @@ def submit_commands(commands: list[EngineCommand]) -> list[EngineCommand]:
     return EngineCommand.objects.bulk_create(commands) if commands else []
 
 
+# One call for a whole batch: a pipelined RPUSH and EXPIRE per command cost
+# the matcher more Python (packing 2 commands, parsing 2 replies each) than
+# any statement of the batch.
+ANNOUNCE_SCRIPT = """
+for _, key in ipairs(KEYS) do
+    redis.call('RPUSH', key, 1)
+    redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+
+
 def announce_processed(command_ids: list[int]) -> None:
     """Tell waiting API requests their commands are applied (after commit)."""
     if not command_ids:
         return
+    prefix = DONE_KEY_TEMPLATE.format(database=connection.settings_dict["NAME"], command_id="")
+    keys = [f"{prefix}{command_id}" for command_id in command_ids]
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for command_id in command_ids:
-            key = _done_key(command_id)
-            pipe.rpush(key, 1)
-            pipe.expire(key, DONE_KEY_TTL_SECONDS)
-        pipe.execute()
+        get_redis().eval(ANNOUNCE_SCRIPT, len(keys), *keys, DONE_KEY_TTL_SECONDS)
     except redis.RedisError as exc:
         # Waiters fall back to reading the database; nothing is lost.
         log.warning("could not announce processed commands: %s", exc)

@@ -9,6 +9,8 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from core import sql_arrays as arrays
+
 from .models import LedgerEntry
 
 ZERO = Decimal("0")
@@ -63,7 +65,8 @@ def record_many(*, kind: str, postings: dict[str, list[Line]]) -> list[Line]:
     return [line for _, line in _record_all(kind=kind, postings=postings)]
 
 
-# One statement for any number of lines: the columns travel as arrays.
+# One statement for any number of lines: the columns travel as arrays
+# (literal text, core.sql_arrays).
 INSERT_LINES = """
 INSERT INTO settlement_ledgerentry (account_id, asset, bucket, amount, kind, reference, leg, created_at)
 SELECT account_id, asset, bucket, amount, %s, reference, leg, %s
@@ -92,12 +95,12 @@ def insert_lines_parameters(kind: str, lines: list[tuple[str, Line]]) -> list:
     return [
         str(kind),
         timezone.now(),
-        [line.account_id for _, line in lines],
-        [line.asset for _, line in lines],
-        [str(line.bucket) for _, line in lines],
-        [line.amount for _, line in lines],
-        [reference for reference, _ in lines],
-        [line.leg for _, line in lines],
+        arrays.ints(line.account_id for _, line in lines),
+        arrays.texts(line.asset for _, line in lines),
+        arrays.texts(str(line.bucket) for _, line in lines),
+        arrays.decimals(line.amount for _, line in lines),
+        arrays.texts(reference for reference, _ in lines),
+        arrays.texts(line.leg for _, line in lines),
     ]
 
 

@@ -52,10 +52,10 @@ def test_a_batch_of_200_trades_takes_as_many_statements_as_a_batch_of_one(symbol
     many, _ = statements_of_sweep(symbol, alice, bob, makers=200)
 
     # Read the journal; orders; the release posting (ledger lines and three
-    # balance statements); the traders' fee overrides; trades; fills; last
-    # price; matcher state; the market-data read of the new trades; consuming
-    # the commands.
-    assert len(many) == len(one) == 13
+    # balance statements); the traders' fee overrides; trades with their
+    # fills; last price; matcher state; the market-data read of the new
+    # trades; consuming the commands.
+    assert len(many) == len(one) == 12
 
 
 def test_a_sweep_writes_every_trade_fill_and_the_release_of_its_unused_quote(symbol, alice, bob, settlement_handoff):
@@ -69,6 +69,28 @@ def test_a_sweep_writes_every_trade_fill_and_the_release_of_its_unused_quote(sym
     assert {(f.liquidity, f.fee) for f in Fill.objects.filter(side="SELL")} == {("MAKER", D("0.001"))}  # 0.1% of 1.00
     release = LedgerEntry.objects.get(kind="ORDER_RELEASE", bucket="AVAILABLE")
     assert (release.account_id, release.asset, release.amount) == (bob.id, "USDT", D("2"))  # 2 x 101 locked, 200 used
+
+
+def test_each_trade_has_the_buyers_fill_then_the_sellers_whichever_side_took(symbol, alice, bob, settlement_handoff):
+    matcher = Matcher([symbol.id])
+    resting_buy = place(alice, symbol, "BUY", "0.01", "100.00")
+    resting_sell = place(bob, symbol, "SELL", "0.01", "101.00")
+    matcher.process_batch()
+    selling_taker = place(bob, symbol, "SELL", "0.01", "100.00")
+    buying_taker = place(alice, symbol, "BUY", "0.01", "101.00")
+    matcher.process_batch()
+
+    fills = [
+        (f.trade.sequence, f.order_id, f.user_id, f.side, f.liquidity, f.fee_asset, f.price, f.quantity, f.fee)
+        for f in Fill.objects.select_related("trade").order_by("id")
+    ]
+    assert fills == [
+        (1, resting_buy.id, alice.id, "BUY", "MAKER", "BTC", D("100"), D("0.01"), D("0.00001")),
+        (1, selling_taker.id, bob.id, "SELL", "TAKER", "USDT", D("100"), D("0.01"), D("0.002")),
+        (2, buying_taker.id, alice.id, "BUY", "TAKER", "BTC", D("101"), D("0.01"), D("0.00002")),
+        (2, resting_sell.id, bob.id, "SELL", "MAKER", "USDT", D("101"), D("0.01"), D("0.00101")),
+    ]
+    assert all(f.executed_at == f.trade.executed_at for f in Fill.objects.select_related("trade"))
 
 
 def test_the_loaded_books_are_frozen_once_they_are_built(symbol, alice, monkeypatch):

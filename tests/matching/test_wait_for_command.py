@@ -9,7 +9,7 @@ import time
 import pytest
 
 from core.redis import get_redis
-from matching.services import _done_key, announce_processed, wait_for_command
+from matching.services import DONE_KEY_TTL_SECONDS, _done_key, announce_processed, wait_for_command
 from orders.services import place_order
 from tests.factories import order_request
 from tests.support.matcher import process
@@ -49,6 +49,12 @@ def test_a_zero_timeout_only_reads_the_journal(symbol, command):
 def test_with_redis_the_announcement_wakes_the_waiter(symbol, command):
     process(symbol)  # the matcher announces what it applied
     assert wait_for_command(command.id, 2) is True
+
+
+def test_an_announcement_expires_unless_someone_waits_for_it(symbol, command):
+    process(symbol)
+    assert get_redis().lrange(_done_key(command.id), 0, -1) == [b"1"]
+    assert 0 < get_redis().ttl(_done_key(command.id)) <= DONE_KEY_TTL_SECONDS
 
 
 def test_with_redis_an_unapplied_command_times_out(command):
