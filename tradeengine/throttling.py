@@ -37,6 +37,7 @@ from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
 from core import metrics
+from core.api.client import client_ip
 from core.redis import get_redis
 from riskadmin.selectors import order_rate_overrides
 
@@ -201,7 +202,7 @@ class RateLimitThrottle(BaseThrottle):
 
     def buckets(self, request, view) -> list[Bucket]:
         user = getattr(request, "user", None)
-        idents = {"ip": self.get_ident(request)}
+        idents = {"ip": client_ip(request) or ""}
         if getattr(user, "is_authenticated", False):
             idents["user"] = str(user.id)
         return list(self._buckets(request, view, idents))
