@@ -194,7 +194,7 @@ def check_timestamp(timestamp: str | int | None, *, window_ms: int | None = None
     either way; else TimestampOutOfWindow."""
     window = settings.API_KEY_TIMESTAMP_WINDOW_MS if window_ms is None else window_ms
     text = str(timestamp).strip() if timestamp is not None else ""
-    if not text.isdigit() or len(text) > 16:
+    if not (text.isascii() and text.isdigit()) or len(text) > 16:
         raise errors.TimestampOutOfWindow("The timestamp is milliseconds since the epoch, e.g. 1764662400000.")
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(int(text) - now) > window:

@@ -36,7 +36,7 @@ class SignedClient:
         self.api_key, self.secret, self.extra = api_key, secret, extra
         self.client = APIClient()
 
-    def request(self, method: str, target: str, data=None, *, timestamp: int | None = None, secret: str | None = None, **extra):
+    def request(self, method: str, target: str, data=None, *, timestamp: int | str | None = None, secret: str | None = None, **extra):
         body = b"" if data is None else json.dumps(data).encode()
         stamp = str(now_ms() if timestamp is None else timestamp)
         signature = sign(secret or self.secret, stamp.encode() + method.encode() + target.encode() + body)
