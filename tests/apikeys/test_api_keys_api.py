@@ -79,3 +79,14 @@ def test_keys_are_managed_with_a_login_not_with_a_key(alice, trade_api, anon_api
     assert_error_body(trade_api.post(KEYS, {"permissions": ["READ", "TRADE"]}), 401)
     assert_error_body(anon_api.get(KEYS), 401, "NOT_AUTHENTICATED")
     assert ApiKey.objects.filter(user=alice).count() == 1
+
+
+def test_no_log_line_carries_a_secret(alice, alice_api, caplog):
+    caplog.set_level("DEBUG")
+    created = alice_api.post(KEYS, {"permissions": ["READ", "TRADE"]}, format="json").json()
+    client = signed_client(make_key(alice))
+    client.get("/api/v1/balances")
+    client.get("/api/v1/balances", secret="wrong")
+
+    assert caplog.records  # the access log ran
+    assert created["secret"] not in caplog.text and client.secret not in caplog.text
