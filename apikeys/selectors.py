@@ -23,4 +23,7 @@ def own_key(*, user, key_id: int) -> ApiKey:
 
 def key_by_public_id(api_key: str) -> ApiKey | None:
     """The key named by its public id, with its user; None when unknown."""
-    return ApiKey.objects.select_related("user").filter(api_key=api_key).first()
+    try:
+        return ApiKey.objects.select_related("user").get(api_key=api_key)
+    except ApiKey.DoesNotExist:
+        return None

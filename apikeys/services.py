@@ -37,7 +37,6 @@ from .models import ApiKey
 
 KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 64  # 64 letters and digits: ~381 bits, as long as Binance's keys
-MAX_KEYS_PER_USER = 30
 MAX_ALLOWLIST = 30
 
 
@@ -89,8 +88,8 @@ def create_key(
     *, user, permissions: Iterable[str], label: str = "", ip_allowlist: Iterable[str] = (),
     expires_at: datetime | None = None, ip: str | None = None,
 ) -> CreatedKey:
-    if selectors.keys_of(user=user).count() >= MAX_KEYS_PER_USER:
-        raise errors.TooManyApiKeys(limit=MAX_KEYS_PER_USER)
+    if selectors.keys_of(user=user).count() >= settings.API_KEYS_PER_USER:
+        raise errors.TooManyApiKeys(limit=settings.API_KEYS_PER_USER)
     secret = _random_token()
     key = ApiKey.objects.create(
         user=user,

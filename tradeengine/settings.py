@@ -123,6 +123,8 @@ def _encryption_keys() -> list[str]:
 API_KEY_ENCRYPTION_KEYS = _encryption_keys()
 # A request signed with an API key must carry a timestamp this close to ours.
 API_KEY_TIMESTAMP_WINDOW_MS = env.int("API_KEY_TIMESTAMP_WINDOW_MS", default=5000)
+# Unrevoked keys one user may hold.
+API_KEYS_PER_USER = env.int("API_KEYS_PER_USER", default=30)
 # A key's last use is written at most this often (not on every request).
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60)
 
