@@ -62,8 +62,10 @@ services: ## Start (or install) PostgreSQL and Redis on this machine, create the
 
 # Settings refuse to sign with a key written in the repository: without
 # SECRET_KEY in the environment, a random one is generated once into
-# .secrets/django-secret-key (git-ignored, mode 0600) and kept from then on.
-secrets: ## Generate this checkout's signing key once, unless SECRET_KEY is set
+# .secrets/django-secret-key (git-ignored, mode 0600) and kept from then on;
+# likewise the key encrypting API key secrets (API_KEY_ENCRYPTION_KEYS,
+# .secrets/api-key-encryption-keys).
+secrets: ## Generate this checkout's signing and API-key encryption keys once, unless set in the environment
 	@scripts/ensure_secret_key.sh
 
 migrate: venv services secrets ## Apply database migrations

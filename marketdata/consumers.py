@@ -1,7 +1,8 @@
 """The WebSocket endpoint /ws: subscriptions to market-data streams and to
 the caller's own orders.
 
-Client ops: subscribe / unsubscribe {channels: [...]}, auth {token}, ping,
+Client ops: subscribe / unsubscribe {channels: [...]}, auth {token} or
+{api_key, timestamp, signature} (signed over timestamp + "WS"), ping,
 pong. Server messages: {channel, type: snapshot|update, sequence, data};
 errors {type: error, error: {code, message}}. Public streams reach the
 consumer from this process's fan-out (`fanout`), the caller's orders from a
@@ -30,6 +31,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apikeys import services as apikeys
+from core.api.client import scope_client_ip
+from core.errors import DomainError
 from riskadmin.models import Symbol
 
 from . import selectors
@@ -104,7 +108,7 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
             if stream.name in self.streams:
                 continue
             if stream.kind == ORDERS and self.user_id is None:
-                await self._error("AUTH_REQUIRED", 'Send {"op": "auth", "token": ...} before subscribing to "orders".')
+                await self._error("AUTH_REQUIRED", 'Send {"op": "auth", ...} (a token or an API key) before subscribing to "orders".')
                 continue
             if len(self.streams) >= settings.WS_MAX_SUBSCRIPTIONS:
                 await self._error("TOO_MANY_SUBSCRIPTIONS", f"At most {settings.WS_MAX_SUBSCRIPTIONS} channels per connection.")
@@ -153,9 +157,14 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
         return streams
 
     async def _auth(self, content: dict) -> None:
-        user = await database_sync_to_async(_user_for_token)(content.get("token"))
-        if user is None:
-            return await self._error("INVALID_TOKEN", "The token is invalid or expired.")
+        if "api_key" in content:
+            user, refusal = await database_sync_to_async(_user_for_api_key)(content, scope_client_ip(self.scope))
+            if user is None:
+                return await self._error(refusal.code, refusal.message)
+        else:
+            user = await database_sync_to_async(_user_for_token)(content.get("token"))
+            if user is None:
+                return await self._error("INVALID_TOKEN", "The token is invalid or expired.")
         if self.user_id is not None and self.user_id != user.id and ORDERS in self.streams:
             await self._leave(ORDERS)  # a different user: the old user's orders stop here
         self.user_id = user.id
@@ -309,6 +318,23 @@ class MarketDataConsumer(AsyncWebsocketConsumer):
 
 def _symbol_exists(name: str) -> bool:
     return Symbol.objects.filter(name=name).exists()
+
+
+def _user_for_api_key(content: dict, ip: str | None) -> tuple[object, DomainError | None]:
+    """(user, None) for {"api_key", "timestamp", "signature"} signed over
+    timestamp + "WS"; (None, why not) otherwise."""
+    timestamp = content.get("timestamp")
+    try:
+        signed = apikeys.authenticate(
+            api_key=content.get("api_key"),
+            timestamp=timestamp,
+            signature=content.get("signature"),
+            payloads=[apikeys.websocket_payload(timestamp)],
+            ip=ip,
+        )
+    except DomainError as exc:
+        return None, exc
+    return signed.user, None
 
 
 def _user_for_token(token):

@@ -3,41 +3,16 @@ like the admin API, so it is validated and audited the same way."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.template.response import TemplateResponse
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, ask_reason
 from core.api.client import client_ip
 from orders import services as order_services
 
 from . import services
 from .models import AuditLog, Symbol, SymbolLimit, UserLimit
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"size": 60, "autofocus": True}))
-
-
-def ask_reason(modeladmin, request, queryset, *, action: str, title: str, apply):
-    """An intermediate page asking for a reason; on submit calls apply(obj, reason) for each."""
-    form = ReasonForm(request.POST if "apply" in request.POST else None)
-    if "apply" in request.POST and form.is_valid():
-        done = [apply(obj, form.cleaned_data["reason"]) for obj in queryset]
-        return done
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "queryset": queryset,
-        "action": action,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "opts": modeladmin.model._meta,
-    }
-    return TemplateResponse(request, "admin/riskadmin/reason_form.html", context)
 
 
 class SymbolLimitInline(admin.StackedInline):

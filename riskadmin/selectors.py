@@ -75,5 +75,5 @@ def audit_entries(*, action: str = "", actor: str = "", limit: int = 100) -> Que
     if action:
         entries = entries.filter(Q(action=action) | Q(action__startswith=action.rstrip(".") + "."))
     if actor:
-        entries = entries.filter(actor_id=int(actor)) if actor.isdigit() else entries.filter(actor_name=actor)
+        entries = entries.filter(actor_id=int(actor)) if actor.isascii() and actor.isdigit() else entries.filter(actor_name=actor)
     return entries[: max(1, min(limit, AUDIT_MAX_LIMIT))]

@@ -1,32 +1,53 @@
 #!/usr/bin/env bash
-# Give this checkout a signing key of its own, once.
+# Give this checkout its own keys, once.
 #
 # When SECRET_KEY is not in the environment, tradeengine/settings.py reads
-# the key from SECRET_KEY_FILE (default .secrets/django-secret-key, which git
-# ignores). This script creates that file with a random key, readable by its
-# owner only (mode 0600), unless it exists already: the key must stay the same
-# from one run to the next, or every session and token would be invalidated.
-# Nothing is done when SECRET_KEY is set (production, CI secrets).
+# the signing key from SECRET_KEY_FILE (default .secrets/django-secret-key);
+# when API_KEY_ENCRYPTION_KEYS is not, the key that encrypts API keys'
+# secrets at rest from API_KEY_ENCRYPTION_KEYS_FILE (default
+# .secrets/api-key-encryption-keys). git ignores both. This script creates
+# each missing file with a random key, readable by its owner only (mode
+# 0600), unless it exists already: a key must stay the same from one run to
+# the next, or every session and token would be invalidated and every
+# stored API key secret lost. Nothing is done for a key set in the
+# environment (production, CI secrets).
 #
-# Idempotent and safe to run concurrently (the file appears whole or not at
-# all); prints one line when it creates the key.
+# Idempotent and safe to run concurrently (a file appears whole or not at
+# all); prints one line for each key it creates.
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KEY_FILE="${SECRET_KEY_FILE:-$ROOT_DIR/.secrets/django-secret-key}"
 
-if [ -n "${SECRET_KEY:-}" ] || [ -s "$KEY_FILE" ]; then
-    exit 0
+# ensure_key FILE BYTES PADDING: FILE holds BYTES random bytes in URL-safe
+# base64 (with "=" padding when PADDING is "pad", as Fernet wants).
+ensure_key() {
+    local key_file="$1" bytes="$2" padding="$3" tmp
+    if [ -s "$key_file" ]; then
+        return 0
+    fi
+    (
+        umask 077
+        mkdir -p "$(dirname "$key_file")"
+        tmp="$(mktemp "$key_file.XXXXXX")"
+        trap 'rm -f "$tmp"' EXIT
+        if [ "$padding" = pad ]; then
+            head -c "$bytes" /dev/urandom | base64 -w 0 | tr '+/' '-_' >"$tmp"
+        else
+            head -c "$bytes" /dev/urandom | base64 -w 0 | tr '+/' '-_' | tr -d '=' >"$tmp"
+        fi
+        chmod 600 "$tmp"
+        # A hard link fails when the name exists: a concurrent run keeps its key.
+        if ln "$tmp" "$key_file" 2>/dev/null; then
+            printf 'ensure_secret_key: generated %s\n' "$key_file"
+        fi
+    )
+}
+
+# The signing key: 64 random bytes, 86 characters.
+if [ -z "${SECRET_KEY:-}" ]; then
+    ensure_key "${SECRET_KEY_FILE:-$ROOT_DIR/.secrets/django-secret-key}" 64 nopad
 fi
-
-umask 077
-mkdir -p "$(dirname "$KEY_FILE")"
-tmp="$(mktemp "$KEY_FILE.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
-# 64 random bytes, URL-safe base64 without padding: 86 characters.
-head -c 64 /dev/urandom | base64 -w 0 | tr '+/' '-_' | tr -d '=' >"$tmp"
-chmod 600 "$tmp"
-# A hard link fails when the name exists: a concurrent run keeps its key.
-if ln "$tmp" "$KEY_FILE" 2>/dev/null; then
-    printf 'ensure_secret_key: generated %s\n' "$KEY_FILE"
+# A Fernet key: 32 random bytes, 44 characters.
+if [ -z "${API_KEY_ENCRYPTION_KEYS:-}" ]; then
+    ensure_key "${API_KEY_ENCRYPTION_KEYS_FILE:-$ROOT_DIR/.secrets/api-key-encryption-keys}" 32 pad
 fi

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from tradeengine.logconfig import configure_structlog, logging_config
@@ -79,6 +80,55 @@ if not DEBUG:
     )
 
 
+
+# -- API key secrets at rest -------------------------------------------------
+# The server needs an API key's secret in clear to check its signatures, so
+# secrets are stored encrypted (Fernet) rather than hashed. The encryption
+# keys come from API_KEY_ENCRYPTION_KEYS (comma-separated) or, when unset,
+# from API_KEY_ENCRYPTION_KEYS_FILE (one a line; `make secrets` generates
+# .secrets/api-key-encryption-keys like the signing key). Newest first: the
+# first encrypts, every one decrypts (MultiFernet). To rotate, put a new key
+# first, run `manage.py rotate_api_key_secrets`, then drop the old one.
+# Without any, DEBUG processes use the published development key below and
+# the others refuse to start, as for SECRET_KEY.
+DEVELOPMENT_API_KEY_ENCRYPTION_KEY = "9pgvswdqa6yMvIYhNjNTqKluaHi8p2t37qGNq4jQTPA="
+API_KEY_ENCRYPTION_KEYS_FILE = Path(
+    env.str("API_KEY_ENCRYPTION_KEYS_FILE", default=str(BASE_DIR / ".secrets" / "api-key-encryption-keys"))
+)
+
+
+def _encryption_keys() -> list[str]:
+    keys = env.list("API_KEY_ENCRYPTION_KEYS", default=[]) or _key_from_file(API_KEY_ENCRYPTION_KEYS_FILE).split()
+    keys = [key.strip() for key in keys if key.strip()]
+    if not keys and DEBUG:
+        return [DEVELOPMENT_API_KEY_ENCRYPTION_KEY]
+    if not keys or DEVELOPMENT_API_KEY_ENCRYPTION_KEY in keys:
+        raise ImproperlyConfigured(
+            "API_KEY_ENCRYPTION_KEYS is missing or holds the development key published in the source code. "
+            "Set it to a Fernet key, e.g. API_KEY_ENCRYPTION_KEYS=$(python3 -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'), "
+            f"or run `make secrets` to generate one into {API_KEY_ENCRYPTION_KEYS_FILE} "
+            "(DEBUG=1 allows the development key on a workstation)."
+        )
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"API key encryption key number {number} is not a Fernet key (32 bytes, URL-safe base64)."
+            ) from None
+    return keys
+
+
+API_KEY_ENCRYPTION_KEYS = _encryption_keys()
+# A request signed with an API key must carry a timestamp this close to ours.
+API_KEY_TIMESTAMP_WINDOW_MS = env.int("API_KEY_TIMESTAMP_WINDOW_MS", default=5000)
+# Unrevoked keys one user may hold.
+API_KEYS_PER_USER = env.int("API_KEYS_PER_USER", default=30)
+# A key's last use is written at most this often (not on every request).
+API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60)
+
+
 # -- Django applications and the request path --------------------------------
 INSTALLED_APPS = [
     "daphne",
@@ -95,6 +145,7 @@ INSTALLED_APPS = [
     "channels",
     "django_prometheus",
     "riskadmin",
+    "apikeys",
     "settlement",
     "orders",
     "matching",
@@ -261,8 +312,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # -- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {
     # simplejwt's class, plus the user id bound to the request's log lines.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["core.api.authentication.LoggedJWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A login token or an API key's signature (X-API-KEY, X-API-TIMESTAMP,
+    # X-API-SIGNATURE); a key does only what its permissions grant.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.api.authentication.LoggedJWTAuthentication",
+        "apikeys.api.authentication.ApiKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "core.api.permissions.ApiKeyScope"],
     "DEFAULT_THROTTLE_CLASSES": ["tradeengine.throttling.RateLimitThrottle"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

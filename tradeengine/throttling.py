@@ -38,6 +38,7 @@ from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
 from core import metrics
+from core.api.client import client_ip
 from core.rates import parse_rate
 from core.redis import get_redis
 from riskadmin.selectors import order_rate_overrides
@@ -207,7 +208,7 @@ class RateLimitThrottle(BaseThrottle):
 
     def buckets(self, request, view) -> list[Bucket]:
         user = getattr(request, "user", None)
-        idents = {"ip": self.get_ident(request)}
+        idents = {"ip": client_ip(request) or ""}
         if getattr(user, "is_authenticated", False):
             idents["user"] = str(user.id)
         return list(self._buckets(request, view, idents))

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("marketdata.api.urls")),
     path("admin/", include("riskadmin.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [

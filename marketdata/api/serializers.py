@@ -26,8 +26,11 @@ class TimestampField(serializers.Field):
 
     def to_internal_value(self, value) -> datetime:
         text = str(value).strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        if text.isascii() and text.isdigit():  # "³".isdigit() too, but int() refuses it
+            try:
+                return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                raise serializers.ValidationError("The timestamp is out of range.") from None
         moment = parse_datetime(text)
         if moment is None:
             raise serializers.ValidationError("Use ISO 8601 or milliseconds since the epoch.")

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_responses
+from core.api.permissions import ApiKeyScope
 from marketdata import selectors
 from riskadmin.models import Symbol
 from riskadmin.selectors import find_symbol
@@ -84,7 +85,7 @@ class CandleListView(PublicView):
 
 
 class WebSocketConnectionsView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAdminUser, ApiKeyScope]
 
     @extend_schema(responses={200: WebSocketConnectionsSerializer, **error_responses(401, 403)},
                    description="Summed over the live WebSocket server processes.")

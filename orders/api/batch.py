@@ -35,6 +35,7 @@ def _order_result(placement) -> dict:
 
 
 class OrderBatchView(APIView):
+    trading = True  # an API key needs TRADE to send a batch
     def orders_placed(self, request: Request) -> int:
         """Each cancel and each order counts against the order rate limits."""
         return batch_items(request)

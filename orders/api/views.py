@@ -48,6 +48,7 @@ def _symbol_filter(request: Request) -> int | None:
 
 
 class OrderListCreateView(ListAPIView):
+    trading = True  # an API key needs TRADE to place, amend or cancel here
     serializer_class = OrderSerializer
     pagination_class = NewestFirstCursorPagination
 
@@ -102,6 +103,7 @@ class OrderListCreateView(ListAPIView):
 
 
 class OrderDetailView(APIView):
+    trading = True  # an API key needs TRADE to place, amend or cancel here
     @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
     def get(self, request: Request, order_id: int) -> Response:
         return Response(OrderSerializer(selectors.own_order(user=request.user, order_id=order_id)).data)
@@ -134,6 +136,7 @@ def _amend(request: Request, **which) -> Response:
 
 
 class OrderByClientIdView(APIView):
+    trading = True  # an API key needs TRADE to place, amend or cancel here
     @extend_schema(responses={200: OrderSerializer, **error_responses(404)})
     def get(self, request: Request, client_order_id: str) -> Response:
         order = selectors.own_order_by_client_id(user=request.user, client_order_id=client_order_id)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api.client import client_ip
 from core.api.errors import error_responses
+from core.api.permissions import ApiKeyScope
 from matching import selectors as matching_selectors
 from orders import selectors as order_selectors
 from orders import services as order_services
@@ -42,7 +43,7 @@ ERRORS = error_responses(401, 403)
 
 
 class AdminView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAdminUser, ApiKeyScope]
 
 
 class UserLimitsView(AdminView):

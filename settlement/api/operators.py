@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_responses
+from core.api.permissions import ApiKeyScope
 from riskadmin.errors import UserNotFound
 from settlement.balances import deposit
 from settlement.selectors import settlement_queue_stats
@@ -17,7 +18,7 @@ from .serializers import DepositResultSerializer, DepositSerializer, SettlementQ
 
 
 class DepositView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAdminUser, ApiKeyScope]
 
     @extend_schema(
         request=DepositSerializer,
@@ -36,7 +37,7 @@ class DepositView(APIView):
 
 
 class SettlementQueueView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAdminUser, ApiKeyScope]
 
     @extend_schema(responses={200: SettlementQueueSerializer, **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
