@@ -34,7 +34,11 @@ FEE_QUANTUM = Decimal("1e-8")
 # integers with each row's steps (lot, tick, notional unit) and PostgreSQL
 # scales them: the same exact numerics, without building and printing five
 # Decimals per order in the matcher.
+# The rows are locked in id order first, as a request cancelling several
+# orders locks them: two transactions locking overlapping rows in different
+# orders could deadlock.
 UPDATE_ORDERS = """
+WITH locked AS (SELECT id FROM orders_order WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE)
 UPDATE orders_order AS o
 SET status = v.status, filled_quantity = v.filled * v.lot, executed_quote = v.spent * v.unit,
     cancel_reason = v.cancel_reason, reject_reason = v.reject_reason, sequence = v.sequence,
@@ -45,7 +49,7 @@ FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[], %s::varchar
             %s::numeric[], %s::numeric[], %s::numeric[])
      AS v(id, status, filled, spent, cancel_reason, reject_reason, sequence, triggered,
           quantity, price, stop_price, lot, tick, unit)
-WHERE o.id = v.id
+WHERE o.id = v.id AND o.id IN (SELECT id FROM locked)
 RETURNING o.id, o.user_id, o.side, o.locked_asset, o.locked_amount, v.status
 """
 # Trades and both fills of each in one statement: the fills are derived from
@@ -156,10 +160,12 @@ def write_orders(results: list[BookResults]) -> None:
     if not by_id:
         return
     changed = [o for r in results for o in r.orders]
+    ids = arrays.ints(o.id for o in changed)
     with connection.cursor() as cursor:
         cursor.execute(UPDATE_ORDERS, [
+            ids,
             timezone.now(),
-            arrays.ints(o.id for o in changed),
+            ids,
             arrays.texts(o.status for o in changed),
             arrays.ints(o.filled for o in changed),
             arrays.ints(o.spent for o in changed),

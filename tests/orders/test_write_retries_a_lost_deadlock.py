@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -22,19 +21,12 @@ from orders.services import amend_order, submit_batch
 from tests.factories import make_symbol, make_user, order_request, place
 from tests.support.matcher import process
 from tests.support.polling import wait_until
+from tests.support.sessions import connect, waiting_for_locks
 from tests.support.state import balance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 D = Decimal
-
-
-def connect() -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432,
-        password=settings["PASSWORD"] or None,
-    )
 
 
 def test_an_amend_that_loses_a_deadlock_runs_again_and_is_journaled_once():
@@ -85,12 +77,7 @@ def race_the_matcher(alice, order, write) -> dict:
         matcher.execute("UPDATE settlement_balance SET updated_at = now() WHERE user_id = %s AND asset = 'USDT'", (alice.id,))
         writing = threading.Thread(target=run)
         writing.start()
-        wait_until(
-            lambda: observer.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone()[0] == 1,
-            timeout=10, what="the request to wait for alice's balance row",
-        )
+        wait_until(lambda: waiting_for_locks(observer) == 1, timeout=10, what="the request to wait for alice's balance row")
         # ... and now wants the order the request holds: a deadlock, which the
         # request (waiting first, so checking first) loses.
         matcher.execute("UPDATE orders_order SET updated_at = now() WHERE id = %s", (order.id,))
