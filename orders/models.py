@@ -74,6 +74,13 @@ class Order(models.Model):
                 condition=Q(status__in=("UNTRIGGERED", "OPEN", "PARTIALLY_FILLED")),
                 name="order_resting_by_symbol",
             ),
+            # Open-order queries, cancel-all and reconciliation read live orders only;
+            # this index stays as small as the open orders, however many have ended.
+            models.Index(
+                fields=["user", "symbol"],
+                condition=Q(status__in=("PENDING", "UNTRIGGERED", "OPEN", "PARTIALLY_FILLED")),
+                name="order_live_by_user",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -126,7 +133,15 @@ class Trade(models.Model):
             models.UniqueConstraint(fields=["symbol", "sequence"], name="trade_sequence_unique_per_symbol"),
         ]
         # Candles and the 24 h ticker read a symbol's trades by time.
-        indexes = [models.Index(fields=["symbol", "executed_at"], name="trade_symbol_executed_at")]
+        indexes = [
+            models.Index(fields=["symbol", "executed_at"], name="trade_symbol_executed_at"),
+            # Matcher start-up, the settlement sweep and reconciliation read unsettled trades only.
+            models.Index(
+                fields=["symbol", "executed_at"],
+                condition=Q(settlement_status__in=("PENDING", "FAILED")),
+                name="trade_unsettled",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"trade {self.symbol_id}#{self.sequence} {self.quantity}@{self.price}"

@@ -57,6 +57,9 @@ class StopBook:
     def get(self, order_id: int) -> Order | None:
         return self._by_id.get(order_id)
 
+    def orders(self) -> list[Order]:
+        return list(self._by_id.values())
+
     def pop_triggered(self, last_price: int) -> list[Order]:
         """Remove and return the stops `last_price` fires, in firing order.
 
