@@ -44,7 +44,8 @@ class Order(models.Model):
     # What the order locked when accepted; the unused part is released when it ends.
     locked_asset = models.CharField(max_length=16)
     locked_amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=16, choices=STATUSES, default=c.PENDING, db_index=True)
+    # Indexed for live statuses only (Meta.indexes): an index on every status grows with every ended order.
+    status = models.CharField(max_length=16, choices=STATUSES, default=c.PENDING)
     reject_reason = models.CharField(max_length=64, blank=True, default="")
     cancel_reason = models.CharField(max_length=64, blank=True, default="")
     triggered = models.BooleanField(default=False)
@@ -121,9 +122,8 @@ class Trade(models.Model):
     buyer_fee = models.DecimalField(**MONEY, default=Decimal("0"))  # in the base asset
     seller_fee = models.DecimalField(**MONEY, default=Decimal("0"))  # in the quote asset
     executed_at = models.DateTimeField()
-    settlement_status = models.CharField(
-        max_length=8, choices=Settlement.choices, default=Settlement.PENDING, db_index=True
-    )
+    # Indexed for unsettled trades only (Meta.indexes), not for the settled millions.
+    settlement_status = models.CharField(max_length=8, choices=Settlement.choices, default=Settlement.PENDING)
     settled_at = models.DateTimeField(null=True, blank=True)
     settlement_error = models.CharField(max_length=500, blank=True, default="")
 
