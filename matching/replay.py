@@ -68,15 +68,6 @@ def apply(result: Replay, scale, command) -> None:
     result.commands += 1
 
 
-def replay(name: str, scale, commands, checkpoint=None) -> Replay:
-    """Apply processed commands, in processing order, to a fresh engine (or
-    to the book a checkpoint holds, for the commands after it)."""
-    result = start(name, checkpoint)
-    for command in commands:
-        apply(result, scale, command)
-    return result
-
-
 def diff_lists(label: str, expected: list, actual: list) -> list[str]:
     """Line-by-line differences of two sequences (replayed vs stored)."""
     problems = []
