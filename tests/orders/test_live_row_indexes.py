@@ -48,8 +48,6 @@ def plan(queryset) -> str:
 @pytest.mark.parametrize(
     ("read", "index"),
     [
-        # The matcher's start-up (build_book), the operators' book stats.
-        (lambda s, u: Order.objects.filter(symbol=s, status__in=Order.RESTING_STATUSES).order_by("sequence", "id"), "order_resting_by_symbol"),
         # Cancel-all and a user's open orders; reconcile's live locks.
         (lambda s, u: Order.objects.filter(user=u, symbol=s, status__in=Order.LIVE_STATUSES).order_by("id"), "order_live_by_user"),
         (lambda s, u: Order.objects.filter(status__in=Order.LIVE_STATUSES).values("user_id", "locked_asset"), "order_live_by_user"),
