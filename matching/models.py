@@ -34,6 +34,10 @@ class EngineCommand(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["symbol", "id"], condition=Q(processed_at__isnull=True), name="command_unprocessed"),
+            # verify_book and archiving read a symbol's processed commands in processing order.
+            models.Index(
+                fields=["symbol", "processed_at", "id"], condition=Q(processed_at__isnull=False), name="command_processed"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -50,3 +54,48 @@ class MatcherState(models.Model):
     last_command_id = models.BigIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     owner = models.CharField(max_length=128, blank=True, default="")
+
+
+class ArchivedCommand(models.Model):
+    """A processed command moved out of the hot journal after the retention
+    period (matching.archive), kept for the audit trail and full replays.
+    Same columns as EngineCommand (a test keeps them in step)."""
+
+    id = models.BigIntegerField(primary_key=True)  # the EngineCommand id it had
+    symbol = models.ForeignKey("riskadmin.Symbol", on_delete=models.PROTECT, related_name="+", db_index=False)
+    kind = models.CharField(max_length=8, choices=EngineCommand.Kind.choices)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="archived_commands")
+    reason = models.CharField(max_length=64, blank=True, default="")
+    quantity = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    stop_price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    created_at = models.DateTimeField()
+    processed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["symbol", "processed_at", "id"], name="archived_command_replay")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} order {self.order_id} (archived)"
+
+
+class JournalCheckpoint(models.Model):
+    """A symbol's book as a replay that verified clean left it after every
+    command processed up to `through`: where verify_book starts instead of
+    the beginning of the journal, and what lets older commands be archived."""
+
+    symbol = models.OneToOneField("riskadmin.Symbol", on_delete=models.PROTECT, primary_key=True, related_name="+")
+    through = models.DateTimeField()  # covers the commands with processed_at <= through
+    last_command_id = models.BigIntegerField(default=0)  # the last of them in processing order
+    commands = models.BigIntegerField(default=0)  # how many, since the journal began
+    book_sequence = models.BigIntegerField(default=0)
+    trade_sequence = models.BigIntegerField(default=0)
+    order_sequence = models.BigIntegerField(default=0)
+    last_price = models.BigIntegerField(null=True, blank=True)  # in ticks
+    # Resting orders and untriggered stops as engine fields, in time priority.
+    orders = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.symbol_id} through {self.through:%Y-%m-%d %H:%M:%S}"

@@ -11,6 +11,8 @@ from matching.engine import MatchingEngine
 from matching.engine import Order as EngineOrder
 from matching.engine import constants as c
 
+from .checkpoint import live_orders
+from .checkpoint import restore as restore_checkpoint
 from .convert import amend_arguments, to_engine_order
 from .models import EngineCommand
 
@@ -39,28 +41,34 @@ def as_placed(order, scale, command=None) -> EngineOrder:
     return to_engine_order(original, scale)
 
 
-def replay(name: str, scale, commands) -> Replay:
-    """Apply processed commands, in processing order, to a fresh engine."""
-    result = Replay(MatchingEngine(name))
+def start(name: str, checkpoint=None) -> Replay:
+    """A fresh engine, or one holding a checkpoint's book; the checkpoint's
+    live orders are the ones the replay can compare from there on."""
+    if checkpoint is None:
+        return Replay(MatchingEngine(name))
+    engine = restore_checkpoint(name, checkpoint)
+    return Replay(engine, orders={order.id: order for order in live_orders(engine)})
+
+
+def apply(result: Replay, scale, command) -> None:
+    """Apply one processed command as the matcher did."""
     engine = result.engine
-    for command in commands:
-        if command.kind == EngineCommand.Kind.PLACE:
-            order = as_placed(command.order, scale, command)
-            result.orders[order.id] = order
-            if command.order.reject_reason == c.INSUFFICIENT_BALANCE:  # the batch's cancels freed too little
-                engine.reject(order, c.INSUFFICIENT_BALANCE)
-            else:
-                engine.place(order)
-        elif command.kind == EngineCommand.Kind.AMEND:
-            amended = engine.amend(command.order_id, **amend_arguments(command, scale))
-            if amended is not None:
-                result.orders[amended.id] = amended
+    if command.kind == EngineCommand.Kind.PLACE:
+        order = as_placed(command.order, scale, command)
+        result.orders[order.id] = order
+        if command.order.reject_reason == c.INSUFFICIENT_BALANCE:  # the batch's cancels freed too little
+            engine.reject(order, c.INSUFFICIENT_BALANCE)
         else:
-            engine.cancel(command.order_id, command.reason or c.CANCELLED_BY_USER)
-        trades, _ = engine.drain()
-        result.trades += [t.as_tuple()[:5] for t in trades]
-        result.commands += 1
-    return result
+            engine.place(order)
+    elif command.kind == EngineCommand.Kind.AMEND:
+        amended = engine.amend(command.order_id, **amend_arguments(command, scale))
+        if amended is not None:
+            result.orders[amended.id] = amended
+    else:
+        engine.cancel(command.order_id, command.reason or c.CANCELLED_BY_USER)
+    trades, _ = engine.drain()
+    result.trades += [t.as_tuple()[:5] for t in trades]
+    result.commands += 1
 
 
 def diff_lists(label: str, expected: list, actual: list) -> list[str]:

@@ -44,7 +44,8 @@ class Order(models.Model):
     # What the order locked when accepted; the unused part is released when it ends.
     locked_asset = models.CharField(max_length=16)
     locked_amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=16, choices=STATUSES, default=c.PENDING, db_index=True)
+    # Indexed for live statuses only (Meta.indexes): an index on every status grows with every ended order.
+    status = models.CharField(max_length=16, choices=STATUSES, default=c.PENDING)
     reject_reason = models.CharField(max_length=64, blank=True, default="")
     cancel_reason = models.CharField(max_length=64, blank=True, default="")
     triggered = models.BooleanField(default=False)
@@ -73,6 +74,13 @@ class Order(models.Model):
                 fields=["symbol", "sequence"],
                 condition=Q(status__in=("UNTRIGGERED", "OPEN", "PARTIALLY_FILLED")),
                 name="order_resting_by_symbol",
+            ),
+            # Open-order queries, cancel-all and reconciliation read live orders only;
+            # this index stays as small as the open orders, however many have ended.
+            models.Index(
+                fields=["user", "symbol"],
+                condition=Q(status__in=("PENDING", "UNTRIGGERED", "OPEN", "PARTIALLY_FILLED")),
+                name="order_live_by_user",
             ),
         ]
 
@@ -114,9 +122,8 @@ class Trade(models.Model):
     buyer_fee = models.DecimalField(**MONEY, default=Decimal("0"))  # in the base asset
     seller_fee = models.DecimalField(**MONEY, default=Decimal("0"))  # in the quote asset
     executed_at = models.DateTimeField()
-    settlement_status = models.CharField(
-        max_length=8, choices=Settlement.choices, default=Settlement.PENDING, db_index=True
-    )
+    # Indexed for unsettled trades only (Meta.indexes), not for the settled millions.
+    settlement_status = models.CharField(max_length=8, choices=Settlement.choices, default=Settlement.PENDING)
     settled_at = models.DateTimeField(null=True, blank=True)
     settlement_error = models.CharField(max_length=500, blank=True, default="")
 
@@ -126,7 +133,15 @@ class Trade(models.Model):
             models.UniqueConstraint(fields=["symbol", "sequence"], name="trade_sequence_unique_per_symbol"),
         ]
         # Candles and the 24 h ticker read a symbol's trades by time.
-        indexes = [models.Index(fields=["symbol", "executed_at"], name="trade_symbol_executed_at")]
+        indexes = [
+            models.Index(fields=["symbol", "executed_at"], name="trade_symbol_executed_at"),
+            # Matcher start-up, the settlement sweep and reconciliation read unsettled trades only.
+            models.Index(
+                fields=["symbol", "executed_at"],
+                condition=Q(settlement_status__in=("PENDING", "FAILED")),
+                name="trade_unsettled",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"trade {self.symbol_id}#{self.sequence} {self.quantity}@{self.price}"

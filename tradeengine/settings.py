@@ -304,6 +304,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.sweep_unsettled",
         "schedule": env.float("SETTLEMENT_SWEEP_INTERVAL_SECONDS", default=15.0),
     },
+    # Each run replays the hot journal once (verify_book from the last checkpoint).
+    "archive-journal": {
+        "task": "matching.tasks.archive_old_commands",
+        "schedule": env.float("JOURNAL_ARCHIVE_INTERVAL_SECONDS", default=24 * 3600.0),
+    },
 }
 # Celery keeps Django's logging configuration instead of installing its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -380,6 +385,10 @@ ORDER_RESULT_TIMEOUT = env.float("ORDER_RESULT_TIMEOUT", default=2.0)
 STOP_MARKET_BUY_BUFFER = Decimal(env.str("STOP_MARKET_BUY_BUFFER", default="0.05"))
 MATCHER_BATCH_SIZE = env.int("MATCHER_BATCH_SIZE", default=500)
 MATCHER_IDLE_POLL_SECONDS = env.float("MATCHER_IDLE_POLL_SECONDS", default=1.0)
+# Processed commands stay in the hot journal this long, then `archive_journal`
+# (and the beat entry below) checkpoints each book and moves them to the archive.
+JOURNAL_RETENTION_DAYS = env.float("JOURNAL_RETENTION_DAYS", default=2.0)
+JOURNAL_ARCHIVE_CHUNK = env.int("JOURNAL_ARCHIVE_CHUNK", default=10_000)  # commands per transaction
 FEE_ACCOUNT_USERNAME = env.str("FEE_ACCOUNT_USERNAME", default="fees")
 
 

@@ -57,6 +57,9 @@ class StopBook:
     def get(self, order_id: int) -> Order | None:
         return self._by_id.get(order_id)
 
+    def orders(self) -> list[Order]:
+        return list(self._by_id.values())
+
     def pop_triggered(self, last_price: int) -> list[Order]:
         """Remove and return the stops `last_price` fires, in firing order.
 
@@ -83,9 +86,6 @@ class StopBook:
             for order in fired:
                 del by_id[order.id]
         return fired
-
-    def orders(self) -> list[Order]:
-        return list(self._by_id.values())
 
     def __len__(self) -> int:
         return len(self._by_id)
