@@ -69,6 +69,7 @@ class ArchivedCommand(models.Model):
     quantity = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     stop_price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    borrowed = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
     created_at = models.DateTimeField()
     processed_at = models.DateTimeField()
 

@@ -22,6 +22,7 @@ class Migration(migrations.Migration):
                 ('quantity', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
                 ('price', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
                 ('stop_price', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
+                ('borrowed', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
                 ('created_at', models.DateTimeField()),
                 ('processed_at', models.DateTimeField()),
             ],
