@@ -50,19 +50,14 @@ from machine import cpu_model  # bench/machine.py: the script's own folder is on
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+from bench.private_database import PG_SERVER, admin_sql, drop  # noqa: E402
+
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MID_TICKS = 5_000_000  # 50000.00 at a 0.01 tick
 TICK = Decimal("0.01")
 LOT = Decimal("0.001")
 CROSSING = 0.35  # share of orders priced through the mid
 
-
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
 
 
 def journal(commands: int, traders: int, seed: int, resting: int):
@@ -366,13 +361,7 @@ def main() -> None:
     finally:
         if redis_client is not None:
             redis_client.delete("celery")
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # Django may not be set up if migrate failed
-            pass
-        admin_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        drop(db_name)
 
 
 if __name__ == "__main__":

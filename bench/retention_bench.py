@@ -44,14 +44,9 @@ from machine import cpu_model  # bench/machine.py: the script's own folder is on
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+from bench.private_database import PG_SERVER, admin_sql, drop  # noqa: E402
 
 
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
 
 
 FILL = """
@@ -238,13 +233,7 @@ def main() -> None:
             print(f"  verify_book --full (archive + hot): {seconds:.1f}s  [{out}]")
         print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at the end)")
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # Django may not be set up if migrate failed
-            pass
-        admin_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        drop(db_name)
 
 
 if __name__ == "__main__":

@@ -46,17 +46,12 @@ from machine import cpu_model  # bench/machine.py: the script's own folder is on
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+from bench.private_database import PG_SERVER, admin_sql, drop  # noqa: E402
+
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MAKER_LOTS_PER_TAKER = 50  # each taker buy sweeps this many one-lot maker sells
 TRADERS_PER_SIDE = 20
 
-
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
 
 
 def seed(trades: int) -> list[list[int]]:
@@ -268,13 +263,7 @@ def main() -> None:
     finally:
         if redis_client is not None:
             redis_client.delete(db_name)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # Django may not be set up if migrate failed
-            pass
-        admin_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        drop(db_name)
         log = ROOT / "bench" / f".{db_name}.worker.log"
         if failed:
             print(f"worker log kept: {log}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -97,3 +99,17 @@ def clean_rate_limits(db):
     yield
     for key in client.scan_iter(match=pattern, count=500):
         client.delete(key)
+
+
+@pytest.fixture
+def staff(db):
+    """A superuser, for the Django admin."""
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pass-word-123")
+
+
+@pytest.fixture
+def admin_client_(staff) -> Client:
+    """The Django test client logged in as `staff`."""
+    client = Client()
+    client.force_login(staff)
+    return client

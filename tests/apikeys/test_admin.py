@@ -3,10 +3,7 @@ reason that goes to the audit log; the secret is never shown."""
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from apikeys.models import ApiKey
 from riskadmin.models import AuditLog
@@ -15,18 +12,6 @@ from tests.security.conftest import assert_error_body
 from .conftest import make_key, signed_client
 
 CHANGELIST = "/admin/apikeys/apikey/"
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pass-word-123")
-
-
-@pytest.fixture
-def admin_client_(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def test_operators_list_keys_without_their_secrets(admin_client_, alice, bob):

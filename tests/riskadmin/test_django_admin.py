@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from matching.models import EngineCommand
 from orders.models import Order
 from riskadmin.models import AuditLog, Symbol, SymbolLimit, UserLimit
 from tests.factories import place
 from tests.support.matcher import process
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pass-word-123")
-
-
-@pytest.fixture
-def admin_client_(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def test_halt_asks_for_a_reason_first(admin_client_, symbol):
