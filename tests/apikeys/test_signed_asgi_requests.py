@@ -6,12 +6,10 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import pytest
-from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 from django.db import connection
 
 from tests.factories import place
-from tradeengine.asgi import application
+from tests.support.asgi import asgi_request
 
 from .conftest import make_key, now_ms, sign
 
@@ -40,20 +38,8 @@ def signed_asgi_get(created, raw_target: str, signed_target: str) -> tuple[int, 
         ],
     }
 
-    async def run():
-        communicator = ApplicationCommunicator(application, scope)
-        await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
-        start = await communicator.receive_output(timeout=10)
-        body = b""
-        while True:
-            message = await communicator.receive_output(timeout=10)
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await communicator.wait(timeout=10)  # the request finished: its database connection is closed
-        return start["status"], body
-
-    return async_to_sync(run)()
+    status, _, body = asgi_request(scope)
+    return status, body
 
 
 def test_the_target_as_sent_and_as_rebuilt_both_verify(symbol, alice):

@@ -9,6 +9,7 @@ is killed at teardown, and the logs' tails are attached to a failing test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -303,20 +304,28 @@ def stack_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def bare_stack(e2e_db, stack_env, tmp_path, request):
-    """daphne + Celery worker, up, and no matcher yet; killed at teardown."""
+@contextlib.contextmanager
+def _stack_for(e2e_db, stack_env, tmp_path, request):
+    """A Stack on the test's database, logging under tmp_path, known to the
+    failure report (its logs), stopped whatever happens."""
     log_dir = tmp_path / "logs"
     log_dir.mkdir(exist_ok=True)
     e2e_db.env.update(stack_env)
     stack = Stack(e2e_db, log_dir)
     request.node.stash[_stack_key] = stack
     try:
-        stack.start_worker()
-        stack.start_daphne()
         yield stack
     finally:
         stack.stop_all()
+
+
+@pytest.fixture
+def bare_stack(e2e_db, stack_env, tmp_path, request):
+    """daphne + Celery worker, up, and no matcher yet; killed at teardown."""
+    with _stack_for(e2e_db, stack_env, tmp_path, request) as stack:
+        stack.start_worker()
+        stack.start_daphne()
+        yield stack
 
 
 @pytest.fixture
@@ -330,18 +339,11 @@ def stack(bare_stack):
 def run_web_stack(e2e_db, stack_env, tmp_path, request):
     """`manage.py run_web` with two daphne processes + matcher + Celery
     worker, all up; killed at teardown."""
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir(exist_ok=True)
-    e2e_db.env.update(stack_env)
-    stack = Stack(e2e_db, log_dir)
-    request.node.stash[_stack_key] = stack
-    try:
+    with _stack_for(e2e_db, stack_env, tmp_path, request) as stack:
         stack.start_worker()
         stack.start_web(processes=2)
         stack.start_matcher()
         yield stack
-    finally:
-        stack.stop_all()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,10 +4,9 @@ call per request (see tradeengine/asgi_http.py)."""
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync, iscoroutinefunction
-from asgiref.testing import ApplicationCommunicator
+from asgiref.sync import iscoroutinefunction
 
-from tradeengine.asgi import application
+from tests.support.asgi import asgi_request
 from tradeengine.asgi_http import SyncStackASGIHandler
 
 
@@ -18,20 +17,7 @@ def asgi_get(path: str, headers: list[tuple[bytes, bytes]] = ()) -> tuple[int, d
         "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
     }
 
-    async def run():
-        communicator = ApplicationCommunicator(application, scope)
-        await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
-        start = await communicator.receive_output(timeout=10)
-        body = b""
-        while True:
-            message = await communicator.receive_output(timeout=10)
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await communicator.wait(timeout=10)
-        return start["status"], dict(start["headers"]), body
-
-    return async_to_sync(run)()
+    return asgi_request(scope)
 
 
 def test_the_middleware_stack_is_loaded_as_one_sync_callable():
